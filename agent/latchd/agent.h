@@ -1,0 +1,66 @@
+// The agent's shell: owns the event loop, the ZooKeeper client, the election
+// core and the interfaces (Unix socket, HTTP), and moves events between them.
+// Everything runs on the loop thread; the ZooKeeper client's callbacks are
+// posted to it. Role answers are computed from the core at the moment they are
+// given (LatchCore::RoleAt re-checks the lease).
+#ifndef LATCHD_AGENT_LATCHD_AGENT_H_
+#define LATCHD_AGENT_LATCHD_AGENT_H_
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "lib/api/agent_config.h"
+#include "lib/core/latch_core.h"
+#include "lib/io/event_loop.h"
+#include "lib/io/http_server.h"
+#include "lib/io/line_server.h"
+#include "lib/util/clock.h"
+#include "lib/zk/zk_client.h"
+
+namespace latchd {
+
+class Agent {
+ public:
+  explicit Agent(AgentConfig config);
+  ~Agent();
+
+  // Binds the socket and HTTP port and opens the ZooKeeper session. Errors
+  // name what could not be set up (nothing has been written to ZooKeeper).
+  Status Start();
+  // Runs until a graceful stop finishes. Returns the process exit code.
+  int Run();
+  // Thread-safe: asks for a graceful stop (used by the signal handler path).
+  void RequestStop();
+
+ private:
+  void Feed(const Event& event);
+  void Apply(std::vector<Action> actions);
+  void ArmTimer();
+  void OnSession(ZkSessionEvent event, ZkSessionInfo info);
+  void OnSignal();
+  void OnLine(LineConn& conn, std::string_view line);
+  HttpResponse OnHttp(const HttpRequest& request);
+  std::string StatusLine();
+  void BroadcastToWatchers();
+  void OpenSession();
+
+  AgentConfig config_;
+  SteadyClock clock_;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<LatchCore> core_;
+  std::unique_ptr<ZkClient> zk_;
+  std::unique_ptr<LineServer> socket_;
+  std::unique_ptr<HttpServer> http_;
+  EventLoop::TimerId timer_ = 0;
+  MonoTime timer_at_{};
+  int signal_fd_ = -1;
+  bool finished_ = false;
+  bool stop_requested_ = false;
+  bool ever_connected_ = false;
+  std::set<LineConn*> watchers_;
+};
+
+}  // namespace latchd
+
+#endif  // LATCHD_AGENT_LATCHD_AGENT_H_

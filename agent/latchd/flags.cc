@@ -1,0 +1,92 @@
+#include "agent/latchd/flags.h"
+
+#include <fstream>
+#include <string>
+
+#include <gflags/gflags.h>
+
+DEFINE_string(id, "", "This participant's id (required; no ',' or '/'), e.g. the Atlas server id");
+DEFINE_string(advertise, "", "URL published in <zk_root>/active_server_info while ACTIVE");
+DEFINE_string(zk_connect, "", "ZooKeeper connect string host:port[,host:port...][/chroot] (required)");
+DEFINE_string(zk_root, "/latchd", "Root znode; the latch is <zk_root>/leader_elector_path");
+DEFINE_int64(zk_session_timeout_ms, 10000, "Requested session timeout; the negotiated one is used");
+DEFINE_string(zk_acl, "", "Comma-separated scheme:id entries granted all permissions on created nodes");
+DEFINE_string(zk_auth_file, "", "File holding scheme:auth (e.g. digest:user:password)");
+DEFINE_string(http_listen, "127.0.0.1:21100", "HOST:PORT for the HTTP endpoints; empty disables");
+DEFINE_string(socket_path, "/run/latchd/latchd.sock", "Unix socket path; empty disables");
+DEFINE_double(lease_margin, 0.25, "Lease = negotiated session timeout x (1 - margin)");
+
+namespace latchd {
+namespace {
+
+Status CheckName(const std::string& arg) {
+  std::string name = arg.substr(arg.find_first_not_of('-'));
+  name = name.substr(0, name.find('='));
+  if (name.empty()) return Status::Ok();
+  gflags::CommandLineFlagInfo info;
+  if (gflags::GetCommandLineFlagInfo(name.c_str(), &info)) return Status::Ok();
+  if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(name.substr(2).c_str(), &info) &&
+      info.type == "bool") {
+    return Status::Ok();
+  }
+  return Status::Error("--" + name + ": unknown flag");
+}
+
+Status CheckFlagFile(const std::string& path, int depth) {
+  std::ifstream in(path);
+  if (!in) return Status::Error("--flagfile: cannot read " + path);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    line = line.substr(start);
+    if (line[0] != '-') continue;  // gflags treats other lines as file names to match
+    Status s = CheckName(line);
+    if (!s.ok()) return Status::Error(s.message() + " (in " + path + ")");
+    if (line.rfind("--flagfile=", 0) == 0 && depth < 8) {
+      Status nested = CheckFlagFile(line.substr(11), depth + 1);
+      if (!nested.ok()) return nested;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckKnownFlags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') {
+      return Status::Error("unexpected argument \"" + arg + "\" (flags are --name=value)");
+    }
+    Status s = CheckName(arg);
+    if (!s.ok()) return s;
+    std::string name = arg.substr(arg.find_first_not_of('-'));
+    if (name.rfind("flagfile=", 0) == 0) {
+      Status f = CheckFlagFile(name.substr(9), 0);
+      if (!f.ok()) return f;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv) {
+  Status known = CheckKnownFlags(*argc, *argv);
+  if (!known.ok()) return known;
+  gflags::ParseCommandLineFlags(argc, argv, true);
+  RawFlags raw;
+  raw.id = FLAGS_id;
+  raw.advertise = FLAGS_advertise;
+  raw.zk_connect = FLAGS_zk_connect;
+  raw.zk_root = FLAGS_zk_root;
+  raw.zk_session_timeout_ms = FLAGS_zk_session_timeout_ms;
+  raw.zk_acl = FLAGS_zk_acl;
+  raw.zk_auth_file = FLAGS_zk_auth_file;
+  raw.http_listen = FLAGS_http_listen;
+  raw.socket_path = FLAGS_socket_path;
+  raw.lease_margin = FLAGS_lease_margin;
+  return ValidateFlags(raw);
+}
+
+}  // namespace latchd

@@ -1,0 +1,19 @@
+// latchd's command-line flags (gflags). ParseAgentFlags parses argv (and any
+// --flagfile), refuses unknown flags, and validates every value.
+// Errors: one line naming the flag; the caller exits with status 2.
+#ifndef LATCHD_AGENT_LATCHD_FLAGS_H_
+#define LATCHD_AGENT_LATCHD_FLAGS_H_
+
+#include "lib/api/agent_config.h"
+
+namespace latchd {
+
+Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv);
+
+// Checks that every "--name[=value]" in argv (and in flag files it names) is
+// a defined flag. Exposed for latchctl, which uses the same rule.
+Status CheckKnownFlags(int argc, char** argv);
+
+}  // namespace latchd
+
+#endif  // LATCHD_AGENT_LATCHD_FLAGS_H_

@@ -1,0 +1,39 @@
+// latchd: a ZooKeeper leader latch sidecar. See docs/design.md.
+#include <signal.h>
+
+#include <cstdio>
+
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "agent/latchd/agent.h"
+#include "agent/latchd/flags.h"
+
+int main(int argc, char** argv) {
+  FLAGS_logtostderr = true;
+  gflags::SetUsageMessage("--id=ID --zk_connect=HOST:PORT[,...] [flags]: a ZooKeeper leader latch sidecar");
+  gflags::SetVersionString(LATCHD_VERSION);
+  auto config = latchd::ParseAgentFlags(&argc, &argv);
+  if (!config.ok()) {
+    std::fprintf(stderr, "latchd: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  google::InitGoogleLogging(argv[0]);
+
+  // Stop signals are read from a signalfd on the event loop; block them in
+  // every thread (the ZooKeeper client's threads inherit this mask).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  latchd::Agent agent(std::move(config).value());
+  latchd::Status started = agent.Start();
+  if (!started.ok()) {
+    std::fprintf(stderr, "latchd: %s\n", started.message().c_str());
+    return 1;
+  }
+  return agent.Run();
+}

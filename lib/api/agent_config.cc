@@ -1,0 +1,138 @@
+#include "lib/api/agent_config.h"
+
+#include <charconv>
+
+#include "lib/zk/acl.h"
+
+namespace latchd {
+namespace {
+
+bool ParsePort(std::string_view s, bool allow_zero) {
+  int port = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
+  return ec == std::errc() && ptr == s.data() + s.size() && port >= (allow_zero ? 0 : 1) &&
+         port < 65536;
+}
+
+// "host:port", "[v6]:port".
+bool ValidHostPort(std::string_view hp, bool allow_zero_port = false) {
+  size_t colon = hp.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view host = hp.substr(0, colon);
+  if (host.front() == '[' && host.back() != ']') return false;
+  for (char c : host) {
+    if (c == ' ' || c == '/' || c == ',' || static_cast<unsigned char>(c) < 0x21) return false;
+  }
+  return ParsePort(hp.substr(colon + 1), allow_zero_port);
+}
+
+Status Flag(const std::string& flag, const std::string& message) {
+  return Status::Error("--" + flag + ": " + message);
+}
+
+}  // namespace
+
+Status CheckId(const std::string& id) {
+  if (id.empty()) return Flag("id", "is required");
+  if (id.size() > 255) return Flag("id", "longer than 255 characters");
+  for (unsigned char c : id) {
+    if (c == ',' || c == '/') return Flag("id", "must not contain ',' or '/'");
+    if (c < 0x21 || c == 0x7f) return Flag("id", "must not contain blanks or control characters");
+  }
+  return Status::Ok();
+}
+
+Status CheckConnectString(const std::string& connect) {
+  if (connect.empty()) return Flag("zk_connect", "is required (host:port[,host:port...][/chroot])");
+  std::string_view hosts = connect;
+  size_t slash = connect.find('/');
+  if (slash != std::string::npos) {
+    Status root = CheckZkRoot(connect.substr(slash));
+    if (!root.ok()) return Flag("zk_connect", "bad chroot \"" + connect.substr(slash) + "\"");
+    hosts = hosts.substr(0, slash);
+  }
+  while (true) {
+    size_t comma = hosts.find(',');
+    std::string_view hp = hosts.substr(0, comma);
+    if (!ValidHostPort(hp)) {
+      return Flag("zk_connect", "\"" + std::string(hp) + "\" is not host:port");
+    }
+    if (comma == std::string_view::npos) break;
+    hosts.remove_prefix(comma + 1);
+  }
+  return Status::Ok();
+}
+
+Status CheckZkRoot(const std::string& root) {
+  if (root.size() < 2 || root[0] != '/') return Flag("zk_root", "must be an absolute path other than /");
+  if (root.back() == '/') return Flag("zk_root", "must not end with '/'");
+  size_t start = 1;
+  while (start <= root.size()) {
+    size_t end = root.find('/', start);
+    if (end == std::string::npos) end = root.size();
+    std::string part = root.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") {
+      return Flag("zk_root", "\"" + root + "\" has an empty, '.' or '..' component");
+    }
+    for (unsigned char c : part) {
+      if (c < 0x20 || c == 0x7f) return Flag("zk_root", "contains control characters");
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
+Status CheckListenAddress(const std::string& listen) {
+  if (listen.empty()) return Status::Ok();
+  if (!ValidHostPort(listen, /*allow_zero_port=*/true)) {
+    return Flag("http_listen", "\"" + listen + "\" is not HOST:PORT");
+  }
+  return Status::Ok();
+}
+
+Result<AgentConfig> ValidateFlags(const RawFlags& f) {
+  for (Status s : {CheckId(f.id), CheckConnectString(f.zk_connect), CheckZkRoot(f.zk_root),
+                   CheckListenAddress(f.http_listen)}) {
+    if (!s.ok()) return s;
+  }
+  AgentConfig c;
+  c.id = f.id;
+  c.zk_connect = f.zk_connect;
+  c.zk_root = f.zk_root;
+  c.http_listen = f.http_listen;
+  c.socket_path = f.socket_path;
+  if (!f.advertise.empty()) {
+    size_t sep = f.advertise.find("://");
+    if (sep == std::string::npos || sep == 0 || sep + 3 >= f.advertise.size() ||
+        f.advertise.find_first_of(" \t\r\n") != std::string::npos) {
+      return Flag("advertise", "\"" + f.advertise + "\" is not a URL like http://host:21000");
+    }
+  }
+  c.advertise = f.advertise;
+  if (f.zk_session_timeout_ms < 1000 || f.zk_session_timeout_ms > 600000) {
+    return Flag("zk_session_timeout_ms", "must be between 1000 and 600000");
+  }
+  c.session_timeout = std::chrono::milliseconds(f.zk_session_timeout_ms);
+  if (!(f.lease_margin >= 0.15 && f.lease_margin <= 0.9)) {
+    return Flag("lease_margin", "must be between 0.15 and 0.9");
+  }
+  c.lease_margin = f.lease_margin;
+  if (f.socket_path.size() >= 108) return Flag("socket_path", "longer than 107 bytes");
+  auto acl = ParseAclList(f.zk_acl);
+  if (!acl.ok()) {
+    std::string m = acl.status().message();
+    return Status::Error(m.rfind("--zk_acl", 0) == 0 ? m : "--zk_acl: " + m);
+  }
+  c.acl = *acl;
+  if (!f.zk_auth_file.empty()) {
+    auto auth = ReadAuthFile(f.zk_auth_file);
+    if (!auth.ok()) {
+      std::string m = auth.status().message();
+      return Status::Error(m.rfind("--zk_auth_file", 0) == 0 ? m : "--zk_auth_file: " + m);
+    }
+    c.auth = *auth;
+  }
+  return c;
+}
+
+}  // namespace latchd

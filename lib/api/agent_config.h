@@ -1,0 +1,56 @@
+// The agent's configuration: raw flag values in, a validated AgentConfig out.
+// Validation is pure (it reads the auth file, nothing else) so bad input is
+// refused before anything touches ZooKeeper or the file system.
+// Thread-safety: pure functions.
+// Errors: one line naming the flag, e.g. "--id: must not contain ',' or '/'".
+#ifndef LATCHD_LIB_API_AGENT_CONFIG_H_
+#define LATCHD_LIB_API_AGENT_CONFIG_H_
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/util/status.h"
+#include "lib/zk/zk_types.h"
+
+namespace latchd {
+
+struct RawFlags {
+  std::string id;
+  std::string advertise;
+  std::string zk_connect;
+  std::string zk_root = "/latchd";
+  int64_t zk_session_timeout_ms = 10000;
+  std::string zk_acl;
+  std::string zk_auth_file;
+  std::string http_listen;
+  std::string socket_path;
+  double lease_margin = 0.25;
+};
+
+struct AgentConfig {
+  std::string id;
+  std::string advertise;
+  std::string zk_connect;
+  std::string zk_root;
+  std::chrono::milliseconds session_timeout{10000};
+  std::vector<ZkAclEntry> acl;  // as configured (AclForCreate adds world READ)
+  std::optional<std::pair<std::string, std::string>> auth;  // scheme, secret
+  std::string http_listen;      // empty: no HTTP
+  std::string socket_path;      // empty: no socket
+  double lease_margin = 0.25;
+};
+
+Result<AgentConfig> ValidateFlags(const RawFlags& flags);
+
+// Individual checks, exposed for tests and for latchctl.
+Status CheckId(const std::string& id);
+Status CheckConnectString(const std::string& connect);
+Status CheckZkRoot(const std::string& root);
+Status CheckListenAddress(const std::string& listen);
+
+}  // namespace latchd
+
+#endif  // LATCHD_LIB_API_AGENT_CONFIG_H_

@@ -1,0 +1,226 @@
+// LatchCore: the election as a deterministic state machine (sans I/O).
+//
+// It is fed events with the current monotonic time and answers with actions:
+// ZooKeeper requests to send, role changes to announce, log lines, and
+// session control. It never reads a clock, sleeps, or touches a socket; the
+// shell calls Handle(Tick, now) at NextDeadline() and whenever it wakes up.
+//
+// Promises (see docs/design.md for the reasoning):
+//  * A claim (BECOMING_ACTIVE or ACTIVE) is made only while the lease holds:
+//    lease end = send time of the latest write ZooKeeper answered in the
+//    current session + negotiated session timeout x (1 - lease_margin).
+//  * RoleAt(now) re-checks the lease: it never returns a claim at or after the
+//    lease end, even if no Tick has been handled since.
+//  * Role changes are announced one step at a time, in order, never skipping a
+//    role: PASSIVE -> BECOMING_ACTIVE -> ACTIVE -> BECOMING_PASSIVE -> PASSIVE
+//    (and BECOMING_PASSIVE -> BECOMING_ACTIVE when a lapsed lease is renewed
+//    while the own node is still first: same epoch).
+//  * Curator LeaderLatch wire compatibility: one EPHEMERAL_SEQUENTIAL node
+//    <root>/leader_elector_path/_c_<uuid>-latch-<seq> with data = id; only the
+//    predecessor is watched (data watch).
+//
+// Thread-safety: none; use from one thread (the agent's event loop).
+// Errors: ZooKeeper failures arrive as events and are handled inside; the core
+// reports what it did through Log actions and never fails a call.
+#ifndef LATCHD_LIB_CORE_LATCH_CORE_H_
+#define LATCHD_LIB_CORE_LATCH_CORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "lib/core/latch_node.h"
+#include "lib/core/role.h"
+#include "lib/util/clock.h"
+#include "lib/zk/zk_types.h"
+
+namespace latchd {
+
+struct LatchConfig {
+  std::string id;                 // participant id (latch node data)
+  std::string advertise;          // URL written to active_server_info; empty = publish nothing
+  std::string zk_root = "/latchd";
+  double lease_margin = 0.25;     // lease = session timeout x (1 - margin)
+  double renew_fraction = 0.1;    // renew every session timeout x this
+  Duration stop_timeout = std::chrono::seconds(3);
+  std::function<std::string()> new_uuid;  // 36-char lowercase UUIDs
+};
+
+// ---- Events --------------------------------------------------------------
+struct SessionUpEvent { int64_t session_id = 0; Duration timeout{}; };  // CONNECTED
+struct SessionDownEvent {};                                             // CONNECTING
+struct SessionExpiredEvent { std::string reason = "session expired"; };
+struct ResultEvent { ZkResult result; };
+struct WatchEvent { ZkWatchEvent watch; };
+struct TickEvent {};
+struct StopEvent {};   // graceful stop: step down, delete own nodes, finish
+struct YieldEvent {};  // step down and rejoin at the back of the latch
+using Event = std::variant<SessionUpEvent, SessionDownEvent, SessionExpiredEvent, ResultEvent,
+                           WatchEvent, TickEvent, StopEvent, YieldEvent>;
+
+// ---- Actions -------------------------------------------------------------
+struct SendAction { ZkRequest request; };
+struct RoleChangeAction { Role from; Role to; int64_t epoch; std::string reason; };
+struct LogAction { enum Level { kInfo, kWarning, kError } level; std::string message; };
+struct ReopenSessionAction { std::string reason; };  // close the dead handle, open a new session
+struct FinishedAction {};                            // graceful stop done: close session, exit
+using Action = std::variant<SendAction, RoleChangeAction, LogAction, ReopenSessionAction,
+                            FinishedAction>;
+
+struct LeaderInfo {
+  std::string id;       // empty if unknown
+  std::string address;  // from active_server_info; empty if unknown
+  int64_t epoch = 0;    // czxid of the leader's latch node; 0 if unknown
+};
+
+struct CoreStatus {
+  Role role = Role::kPassive;
+  int64_t epoch = 0;             // the current term as this agent knows it
+  LeaderInfo leader;
+  bool connected = false;
+  int64_t session_id = 0;
+  Duration session_timeout{};
+  std::optional<Duration> lease_remaining;  // nullopt: no lease
+  MonoTime since{};              // time of the last role change
+  std::string own_node;          // latch node name, empty if none
+  int participants = 0;          // latch participants in the last listing
+  std::vector<std::string> participant_nodes;  // in latch order
+};
+
+class LatchCore {
+ public:
+  explicit LatchCore(LatchConfig config);
+
+  // Feeds one event observed at `now` (monotonic, non-decreasing across calls).
+  std::vector<Action> Handle(const Event& event, MonoTime now);
+  // The earliest time at which Handle(TickEvent) has work to do; nullopt if none.
+  std::optional<MonoTime> NextDeadline() const;
+
+  // The role to report at `now`: a claim only while the lease holds.
+  Role RoleAt(MonoTime now) const;
+  CoreStatus StatusAt(MonoTime now) const;
+  const LatchConfig& config() const { return config_; }
+
+ private:
+  enum class Phase { kIdle, kCreating, kEnsuringParents, kRecovering, kJoined, kYielding,
+                     kStopping, kStopped };
+  enum class Purpose { kCreateNode, kCreateParent, kRecoverList, kRecoverOwner, kDeleteStray,
+                       kOrphanList, kList, kWatchPred, kVerifyOwner, kRenew, kPublishCreate,
+                       kPublishGet, kPublishSet, kPublishDelete, kLeaderGet, kAddressGet,
+                       kStepDownDelete };
+  struct Pending {
+    Purpose purpose;
+    MonoTime sent;
+    int64_t session;
+    uint64_t gen;
+    ZkRequestKind kind;
+    std::string node;  // child name or path the request is about
+  };
+
+  // Events.
+  void OnSessionUp(const SessionUpEvent& e);
+  void OnSessionDown();
+  void OnSessionExpired(const std::string& reason);
+  void OnResult(const ZkResult& r);
+  void OnWatch(const ZkWatchEvent& w);
+  void OnTick();
+  void OnStop();
+  void OnYield();
+
+  // Result handlers by purpose.
+  void OnCreateNode(const ZkResult& r, const Pending& p);
+  void OnCreateParent(const ZkResult& r, const Pending& p);
+  void OnRecoverList(const ZkResult& r);
+  void OnRecoverOwner(const ZkResult& r, const Pending& p);
+  void OnOrphanList(const ZkResult& r);
+  void OnList(const ZkResult& r);
+  void OnWatchPred(const ZkResult& r, const Pending& p);
+  void OnVerifyOwner(const ZkResult& r);
+  void OnRenew(const ZkResult& r);
+  void OnPublish(const ZkResult& r, const Pending& p);
+  void OnLeaderGet(const ZkResult& r, const Pending& p);
+  void OnAddressGet(const ZkResult& r);
+  void OnStepDownDelete(const ZkResult& r, const Pending& p);
+
+  // Steps.
+  void StartJoin();
+  void ScheduleRejoin(const std::string& reason);
+  void Resync();
+  void SendList();
+  void SendRenew();
+  void SendPublish();
+  void SendStepDownDeletes();
+  void MaybeClaim();
+  void LoseLeadership(const std::string& reason);
+  void StopClaiming(const std::string& reason);
+  void ResetNode();
+  void SetRole(Role to, const std::string& reason);
+  void NoteConnectionLoss();
+  bool InFlight(Purpose purpose) const;
+  void OnAbandonedCreate(const ZkResult& r, const Pending& p);
+
+  uint64_t Send(ZkRequest req, Purpose purpose, std::string node = {});
+  void Log(LogAction::Level level, std::string message);
+  bool LeaseValid() const { return LeaseValidAt(now_); }
+  bool LeaseValidAt(MonoTime t) const { return lease_end_ && t < *lease_end_; }
+  Duration LeaseLength() const;
+  Duration RenewInterval() const;
+  std::string OwnPath() const { return latch_path_ + "/" + own_node_; }
+
+  LatchConfig config_;
+  std::string latch_path_;
+  std::string asi_path_;
+
+  MonoTime now_{};
+  std::vector<Action> out_;
+  uint64_t next_request_id_ = 1;
+  std::map<uint64_t, Pending> pending_;
+
+  // Session.
+  bool connected_ = false;
+  int64_t session_id_ = 0;
+  Duration timeout_{};
+  std::optional<MonoTime> lease_end_;
+  bool needs_resync_ = false;
+
+  // Latch node.
+  Phase phase_ = Phase::kIdle;
+  uint64_t gen_ = 0;             // bumps whenever the own-node attempt changes
+  std::string uuid_;
+  std::string own_node_;
+  bool lost_create_ = false;     // a create's outcome is unknown (connection loss)
+  std::vector<std::string> orphan_uuids_;  // from sessions that are gone
+  size_t parent_index_ = 0;
+  std::string watched_pred_;
+  bool list_in_flight_ = false;
+  bool renew_in_flight_ = false;
+  MonoTime next_renew_{};
+  std::optional<MonoTime> join_at_;
+  int join_failures_ = 0;
+  int participants_ = 0;
+  std::vector<std::string> participant_nodes_;
+
+  // Leadership and role.
+  bool leader_ = false;          // own node verified first and owned by this session
+  bool published_ = false;
+  bool publish_in_flight_ = false;
+  int32_t asi_version_ = -1;
+  Role role_ = Role::kPassive;
+  MonoTime since_{};
+  int64_t epoch_ = 0;            // own term (valid while leader_ or stepping down)
+  std::string leader_node_;
+  LeaderInfo leader_info_;
+
+  // Stop / yield.
+  bool stopping_ = false;
+  std::optional<MonoTime> stop_deadline_;
+  int step_down_pending_ = 0;
+};
+
+}  // namespace latchd
+
+#endif  // LATCHD_LIB_CORE_LATCH_CORE_H_

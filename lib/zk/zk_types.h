@@ -1,0 +1,106 @@
+// Value types shared by the election core and the ZooKeeper adapter. They
+// mirror the parts of the ZooKeeper C API latchd uses, without including it,
+// so the core and its tests never depend on the C client.
+#ifndef LATCHD_LIB_ZK_ZK_TYPES_H_
+#define LATCHD_LIB_ZK_ZK_TYPES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace latchd {
+
+// Outcome of one ZooKeeper request.
+enum class ZkCode {
+  kOk,
+  kNoNode,
+  kNodeExists,
+  kBadVersion,
+  kNotEmpty,
+  kNoAuth,
+  kBadArguments,
+  kConnectionLoss,    // the connection broke; the request may or may not have been applied
+  kOperationTimeout,  // no answer in time; same uncertainty as kConnectionLoss
+  kSessionExpired,
+  kClosing,           // the handle is being closed
+  kInvalidState,      // the handle is dead (after EXPIRED)
+  kOther,
+};
+
+// True when a ZooKeeper server processed the request and answered it (OK or a
+// definite error); false when the outcome is unknown or the handle is unusable.
+bool IsServerAnswer(ZkCode code);
+std::string_view ZkCodeName(ZkCode code);
+
+struct ZkStat {
+  int64_t czxid = 0;
+  int64_t mzxid = 0;
+  int64_t ephemeral_owner = 0;
+  int32_t version = 0;
+  int32_t num_children = 0;
+};
+
+enum class CreateMode { kPersistent, kEphemeral, kEphemeralSequential };
+
+enum class ZkRequestKind {
+  kCreate,       // path, data, mode; result: created_path, stat
+  kDelete,       // path, version (-1 = any)
+  kGetData,      // path, watch (a data watch); result: data, stat
+  kGetChildren,  // path; result: children (no watch)
+  kCheck,        // a one-op multi: check(path, version -1). A write that goes
+                 // through the ZooKeeper leader; used to renew the lease.
+  kSetData,      // path, data, version
+};
+
+// True for requests that are ordered through the ZooKeeper leader (writes).
+bool IsWrite(ZkRequestKind kind);
+
+struct ZkRequest {
+  uint64_t id = 0;
+  ZkRequestKind kind = ZkRequestKind::kGetData;
+  std::string path;
+  std::string data;
+  CreateMode mode = CreateMode::kPersistent;
+  int32_t version = -1;
+  bool watch = false;
+};
+
+struct ZkResult {
+  uint64_t id = 0;
+  ZkCode code = ZkCode::kOther;
+  std::string data;
+  ZkStat stat;
+  std::vector<std::string> children;
+  std::string created_path;
+};
+
+enum class WatchEventType { kCreated, kDeleted, kDataChanged, kChildrenChanged, kNotWatching };
+
+struct ZkWatchEvent {
+  WatchEventType type = WatchEventType::kDeleted;
+  std::string path;
+};
+
+// Session state as reported by the C client's watcher.
+enum class ZkSessionEvent {
+  kConnected,    // (re)connected; session id and negotiated timeout are valid
+  kConnecting,   // connection lost, the client is reconnecting
+  kExpired,      // the session is gone; the handle is dead
+  kAuthFailed,   // authentication failed; the handle is dead
+};
+
+// One entry of an ACL: scheme, id and permission bits (ZooKeeper's values:
+// READ=1, WRITE=2, CREATE=4, DELETE=8, ADMIN=16, ALL=31).
+struct ZkAclEntry {
+  std::string scheme;
+  std::string id;
+  int perms = 31;
+  bool operator==(const ZkAclEntry&) const = default;
+};
+inline constexpr int kPermRead = 1;
+inline constexpr int kPermAll = 31;
+
+}  // namespace latchd
+
+#endif  // LATCHD_LIB_ZK_ZK_TYPES_H_

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what latchd needs to build and test on Debian 12: compiler and libraries for the
+# daemon, ZooKeeper + Curator + a JDK for the integration tests, python3, curl, netcat.
+# Idempotent and quiet: does nothing (not even apt-get update) when all is installed.
+set -euo pipefail
+
+packages=(
+  g++ cmake make
+  libzookeeper-mt-dev libgflags-dev libgoogle-glog-dev prometheus-cpp-dev nlohmann-json3-dev
+  libssl-dev libgtest-dev libgmock-dev
+  zookeeper libcurator-recipes-java default-jdk-headless
+  python3 curl netcat-openbsd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

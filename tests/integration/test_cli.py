@@ -1,0 +1,125 @@
+"""Command line: bad flags are refused before anything touches ZooKeeper; an unreachable
+ZooKeeper at start is waited for; latchctl status."""
+
+import os
+import re
+import socket
+import time
+import unittest
+
+import harness
+from harness import RC_NONODE, log, wait_until
+
+
+class CliTest(harness.LatchdTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_binaries()
+        cls.zk = cls.class_zk(size=1, tick_time=200)
+
+    def test_1_bad_flags(self):
+        connect = self.zk.connect_string()
+        sock = os.path.join(self.tmp, "bad.sock")
+        common = ["--socket_path=%s" % sock, "--zk_session_timeout_ms=3000"]
+        # (name, flags, the flag the message must name, zk_root used or None)
+        cases = [
+            ("missing --id", ["--zk_connect=%s" % connect, "--zk_root=/cli-noid"], "id",
+             "/cli-noid"),
+            ("missing --zk_connect", ["--id=a1", "--zk_root=/cli-noconnect"], "zk_connect",
+             "/cli-noconnect"),
+            ("--id with ','", ["--id=a,b", "--zk_connect=%s" % connect,
+                               "--zk_root=/cli-comma"], "id", "/cli-comma"),
+            ("--id with '/'", ["--id=a/b", "--zk_connect=%s" % connect,
+                               "--zk_root=/cli-slash"], "id", "/cli-slash"),
+            ("empty --id", ["--id=", "--zk_connect=%s" % connect, "--zk_root=/cli-emptyid"],
+             "id", "/cli-emptyid"),
+            ("unknown flag", ["--id=a1", "--zk_connect=%s" % connect, "--zk_root=/cli-unknown",
+                              "--frobnicate=1"], "frobnicate", "/cli-unknown"),
+            ("bad --zk_acl", ["--id=a1", "--zk_connect=%s" % connect, "--zk_root=/cli-acl",
+                              "--zk_acl=nonsense"], "zk_acl", "/cli-acl"),
+        ]
+        for name, flags, flag, root in cases:
+            with self.subTest(case=name):
+                t0 = time.monotonic()
+                r = harness.run_latchd(flags + common, timeout=15)
+                took = time.monotonic() - t0
+                lines = [l for l in r.stderr.splitlines() if l.strip()]
+                log("%s: exit %d in %.2f s, stderr %r" % (name, r.returncode, took, r.stderr))
+                self.assertEqual(r.returncode, 2, "%s: exit code (stderr %r)" % (name,
+                                                                                 r.stderr))
+                self.assertEqual(len(lines), 1, "%s: want one stderr line, got %r" % (
+                    name, r.stderr))
+                self.assertRegex(lines[0], r"(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])" %
+                                 re.escape(flag), "%s: message must name --%s" % (name, flag))
+                self.assertFalse(os.path.exists(sock), "%s: socket created" % name)
+        # Nothing in ZooKeeper: no root of any case exists, and / holds only /zookeeper
+        # (this module's other tests use their own roots and run later).
+        sh = self.zk_shell(connect)
+        for name, flags, flag, root in cases:
+            r = sh.run("ls", root)
+            self.assertEqual(r.rc, RC_NONODE, "%s: %s exists: %s" % (name, root, r.data))
+        self.assertEqual(sh.ls("/"), ["zookeeper"])
+
+    def test_2_zookeeper_unreachable_at_start(self):
+        harness.require_binaries()
+        zk = harness.ZkEnsemble(os.path.join(self.tmp, "zk-late"), size=1, tick_time=200)
+        self.addCleanup(zk.stop)
+        for name, path in zk.log_files():
+            self.register_log(name, path)
+        agent = self.start_agent("late", zk.connect_string(), zk_root="/latchd-late",
+                                 session_timeout_ms=3000)
+        self.assertEqual(agent.http_status(), "PASSIVE")
+        st = agent.status()
+        log("with ZooKeeper down: %s" % st)
+        self.assertEqual(st["role"], "PASSIVE")
+        self.assertNotEqual(st["zk"]["state"], "CONNECTED")
+        t_end = time.monotonic() + 2.0
+        while time.monotonic() < t_end:
+            self.assertTrue(agent.running, "agent exited: %s" % agent.log_tail(20))
+            self.assertEqual(agent.http_status(), "PASSIVE")
+            time.sleep(0.1)
+        t_up = time.monotonic()
+        zk.start(wait=True)
+        t_serving = time.monotonic()
+        wait_until(lambda: agent.http_status() == "ACTIVE", 30,
+                   "agent ACTIVE after ZooKeeper came up")
+        t_active = time.monotonic()
+        log("ZooKeeper started at t=0, serving at +%.2f s, agent ACTIVE at +%.2f s" % (
+            t_serving - t_up, t_active - t_up))
+        st = agent.status()
+        self.assertEqual(st["zk"]["state"], "CONNECTED")
+        self.assertEqual(st["role"], "ACTIVE")
+
+    def test_3_latchctl_status(self):
+        connect = self.zk.connect_string()
+        a1 = self.start_agent("c1", connect, zk_root="/latchd-ctl", session_timeout_ms=3000)
+        wait_until(lambda: a1.http_status() == "ACTIVE", 15, "c1 ACTIVE")
+        a2 = self.start_agent("c2", connect, zk_root="/latchd-ctl", session_timeout_ms=3000)
+        self.wait_one_active([a1, a2], timeout=10)
+        for a, word in ((a1, "ACTIVE"), (a2, "PASSIVE")):
+            r = harness.run_latchctl(["status", "--socket=%s" % a.socket_path])
+            log("latchctl status --socket=<%s> -> exit %d, %r" % (a.id, r.returncode,
+                                                                 r.stdout))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), word)
+        missing = os.path.join(self.tmp, "no-such.sock")
+        r = harness.run_latchctl(["status", "--socket=%s" % missing])
+        log("latchctl status on a missing socket -> exit %d, stderr %r" % (r.returncode,
+                                                                          r.stderr))
+        self.assertEqual(r.returncode, 1)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertEqual(r.stdout.strip(), "")
+        # A socket path that exists but nobody listens on (a stale socket file).
+        stale = os.path.join(self.tmp, "stale.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(stale)
+        s.close()
+        r = harness.run_latchctl(["status", "--socket=%s" % stale])
+        self.assertEqual(r.returncode, 1, (r.stdout, r.stderr))
+        self.assertEqual(len([l for l in r.stderr.splitlines() if l.strip()]), 1, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
