@@ -40,6 +40,7 @@ LatchCore::LatchCore(LatchConfig config)
 
 std::vector<Action> LatchCore::Handle(const Event& event, MonoTime now) {
   now_ = std::max(now_, now);
+  if (since_ == MonoTime{}) since_ = now_;  // the role has been PASSIVE since the first event
   out_.clear();
   std::visit(
       [this](const auto& e) {

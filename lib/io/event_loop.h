@@ -27,8 +27,8 @@ class EventLoop {
   virtual ~EventLoop() = default;
 
   // Runs until Stop(). Each iteration: wait for readiness or the nearest timer,
-  // then run due timers, ready fds, and posted functions; then the
-  // before-wait hook (see SetBeforeWait).
+  // then the before-dispatch hook (see SetBeforeDispatch), due timers, ready
+  // fds, and posted functions.
   virtual void Run() = 0;
   virtual void Stop() = 0;
   virtual void Post(std::function<void()> fn) = 0;

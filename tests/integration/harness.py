@@ -1377,7 +1377,27 @@ class LatchdTestCase(unittest.TestCase):
         self._logs = []
         self._observers = []
         self._dump_extra = []
+        self._deferred = []
+        self._deferred_checked = 0
+        # Registered first, so it runs last: deferred failures never go unreported.
+        self.addCleanup(self._check_deferred_at_end)
         self.t_start = time.monotonic()
+
+    def _check_deferred_at_end(self):
+        if len(self._deferred) > self._deferred_checked:
+            self.assert_no_deferred()
+
+    def defer_failure(self, msg):
+        """Records a failure and carries on, so the rest of the test still runs; call
+        assert_no_deferred() at the end of the test."""
+        log("FAILURE (deferred): %s" % msg)
+        self._deferred.append(msg)
+
+    def assert_no_deferred(self):
+        self._deferred_checked = len(self._deferred)
+        if self._deferred:
+            self.fail("%d deferred failure(s):\n  %s" % (len(self._deferred),
+                                                         "\n  ".join(self._deferred)))
 
     def run(self, result=None):
         if result is None:

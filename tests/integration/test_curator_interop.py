@@ -70,8 +70,12 @@ class CuratorInteropTest(harness.LatchdTestCase):
         for a in agents:
             if not a.running:
                 continue
-            st = wait_until(lambda: (lambda s: s if s["leader"]["id"] == leader_id else None)(
-                a.status()), 5, "%s sees %s as leader" % (a.id, leader_id))
+            try:
+                wait_until(lambda: a.status()["leader"]["id"] == leader_id, 5, "")
+            except AssertionError:
+                self.defer_failure("%s does not name the leader %s within 5 s: status %s" % (
+                    a.id, leader_id, a.status()))
+            st = a.status()
             expected = "ACTIVE" if a.id == leader_id else "PASSIVE"
             self.assertEqual(st["role"], expected, st)
             self.assertEqual(a.http_status(), expected)
@@ -122,6 +126,7 @@ class CuratorInteropTest(harness.LatchdTestCase):
         last = self.wait_one_active([a for a in agents if a is not new], timeout=10)
         self.assertEqual(last.id, order[2])
         self.check_agreement(None, agents, last.id)
+        self.assert_no_deferred()
 
     def test_2_latchd_leads_first(self):
         a1 = self.join_agent("a1")
@@ -154,6 +159,7 @@ class CuratorInteropTest(harness.LatchdTestCase):
         cur.stop()
         self.assertEqual(self.wait_one_active([a2], timeout=10), a2)
         self.check_agreement(None, [a2], "a2")
+        self.assert_no_deferred()
 
 
 if __name__ == "__main__":

@@ -88,8 +88,9 @@ class ElectionTest(harness.LatchdTestCase):
             except AssertionError:
                 ok = False
             if not ok:
-                self.fail("%s does not name the current leader %s (epoch %d) within %.1f s: "
-                          "its status is %s" % (a.id, active.id, epoch, timeout, a.status()))
+                self.defer_failure(
+                    "%s does not name the current leader %s (epoch %d) within %.1f s: its "
+                    "status is %s" % (a.id, active.id, epoch, timeout, a.status()))
 
     def assert_no_orphans(self, agents):
         running = sorted(a.id for a in agents if a.running)
@@ -132,6 +133,7 @@ class ElectionTest(harness.LatchdTestCase):
             expected = {"ACTIVE"} if a is active else {"PASSIVE"}
             self.assertEqual(obs.roles_seen(a.id), expected, obs.describe(a.id))
         self.assert_no_orphans(agents)
+        self.assert_no_deferred()
 
     def test_2_sigkill_failover(self):
         agents, active = self.start_three()
@@ -156,6 +158,7 @@ class ElectionTest(harness.LatchdTestCase):
         self.assertGreater(new_epoch, old_epoch, "epoch must grow across terms")
         self.assert_no_orphans(agents)
         self.assert_followers_agree(rest, new, new_epoch)
+        self.assert_no_deferred()
 
     def test_3_sigterm_handover(self):
         agents, active = self.start_three()
@@ -195,6 +198,7 @@ class ElectionTest(harness.LatchdTestCase):
         self.assertGreater(new_epoch, old_epoch, "epoch must grow across terms")
         self.assert_no_orphans(agents)
         self.assert_followers_agree(rest, new, new_epoch)
+        self.assert_no_deferred()
 
 
 if __name__ == "__main__":
