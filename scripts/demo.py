@@ -127,8 +127,9 @@ def main():
         say("   %s is ACTIVE now: %.1f ms after the signal (observer polling every ~%.1f ms)"
             % (new.id, h["since_signal"] * 1000, obs.sample_period() * 1000))
         say("   two agents ACTIVE at the same time: %s" % ("never" if not overlaps else overlaps))
+        say("   roles seen by the observer, time since the signal:")
         for a in agents:
-            say("   timeline " + obs.describe(a.id))
+            say("     " + obs.describe(a.id, t0))
         say()
         say("== Roles after the failover")
         show_roles(agents, 2)

@@ -24,11 +24,29 @@ int64_t WallNowMs() {
       .count();
 }
 
+const char* kText = "text/plain; charset=utf-8";
+const char* kJson = "application/json";
+
+std::string_view CommandName(Command c) {
+  switch (c) {
+    case Command::kStatus: return "status";
+    case Command::kWatch: return "watch";
+    case Command::kAck: return "ack";
+    case Command::kYield: return "yield";
+    case Command::kLeader: return "leader";
+    case Command::kParticipants: return "participants";
+    case Command::kHelp: return "help";
+  }
+  return "other";
+}
+
 }  // namespace
 
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
 
 Agent::~Agent() {
+  watchers_.clear();
+  hooks_.reset();
   socket_.reset();
   http_.reset();
   zk_.reset();
@@ -46,7 +64,14 @@ Status Agent::Start() {
   lc.zk_root = config_.zk_root;
   lc.lease_margin = config_.lease_margin;
   lc.new_uuid = NewUuid;
+  lc.require_ack = config_.activation_ack_timeout.count() > 0;
+  lc.require_hook = !config_.on_transition.empty();
+  // The ack has its own limit; a hook is bounded by the runner's timeout (a
+  // timed-out hook is a failed hook), with a second of slack here.
+  lc.activation_timeout = lc.require_ack ? Duration(config_.activation_ack_timeout)
+                                         : config_.on_transition_timeout + std::chrono::seconds(1);
   core_ = std::make_unique<LatchCore>(lc);
+  metrics_.SetRole(Role::kPassive);
 
   // Signals arrive on the loop through a signalfd (blocked in main()).
   sigset_t set;
@@ -61,10 +86,18 @@ Status Agent::Start() {
   if (!config_.socket_path.empty()) {
     LineServerOptions options;
     options.path = config_.socket_path;
+    options.mode = config_.socket_mode;
+    options.group = config_.socket_group;
     LineServerCallbacks cb;
     cb.on_line = [this](LineConn& c, std::string_view line) { OnLine(c, line); };
-    cb.on_oversize = [](LineConn& c) { c.Send(ErrorLine("request line longer than 4096 bytes")); };
-    cb.on_close = [this](LineConn& c) { watchers_.erase(&c); };
+    cb.on_oversize = [this](LineConn& c) {
+      LOG(WARNING) << "socket client pid " << c.peer().pid << " sent a line over 4096 bytes";
+      ReplyLine(c, "other", ErrorLine("request line longer than 4096 bytes"), false);
+    };
+    cb.on_close = [this](LineConn& c) {
+      watchers_.erase(&c);
+      metrics_.SetSocketClients(socket_ ? socket_->clients() : 0);
+    };
     auto server = LineServer::Start(*loop_, options, cb);
     if (!server.ok()) return Status::Error("--socket_path: " + server.status().message());
     socket_ = std::move(server).value();
@@ -74,6 +107,20 @@ Status Agent::Start() {
                                     [this](const HttpRequest& r) { return OnHttp(r); });
     if (!server.ok()) return Status::Error("--http_listen: " + server.status().message());
     http_ = std::move(server).value();
+  }
+  if (!config_.on_transition.empty()) {
+    hooks_ = std::make_unique<HookRunner>(
+        config_.on_transition, config_.on_transition_timeout,
+        [this](const HookJob& job, bool ok, const std::string& detail) {
+          loop_->Post([this, job, ok, detail] {
+            metrics_.OnHookRun(ok);
+            if (!ok) {
+              LOG(WARNING) << "on_transition hook for " << RoleName(job.to) << " epoch " << job.epoch
+                           << " failed: " << detail;
+            }
+            Feed(HookDoneEvent{job.to, job.epoch, ok, detail});
+          });
+        });
   }
 
   ZkClientOptions zo;
@@ -88,14 +135,13 @@ Status Agent::Start() {
   zc.on_result = [this](ZkResult r) { Feed(ResultEvent{std::move(r)}); };
   zk_ = MakeZookeeperClient(zo, zc);
 
-  // After a pause (SIGSTOP, a long GC-like stall), the first thing the loop
-  // does is let the core see the time, before any request is answered.
+  // After a pause (SIGSTOP, a long stall), the first thing the loop does is
+  // let the core see the time, before any request is answered.
   loop_->SetBeforeDispatch([this] {
     auto deadline = core_->NextDeadline();
     if (deadline && *deadline <= clock_.Now()) Feed(TickEvent{});
   });
   OpenSession();
-  // Say so when ZooKeeper cannot be reached at start.
   loop_->AddTimer(clock_.Now() + config_.session_timeout, [this] {
     if (!ever_connected_) {
       LOG(WARNING) << "ZooKeeper " << config_.zk_connect << " unreachable for "
@@ -106,7 +152,10 @@ Status Agent::Start() {
             << " root=" << config_.zk_root << " session_timeout=" << config_.session_timeout.count()
             << "ms lease_margin=" << config_.lease_margin
             << (http_ ? " http=" + config_.http_listen : std::string())
-            << (socket_ ? " socket=" + config_.socket_path : std::string());
+            << (socket_ ? " socket=" + config_.socket_path : std::string())
+            << (lc.require_ack ? " ack_timeout=" + std::to_string(config_.activation_ack_timeout.count()) + "ms"
+                               : std::string())
+            << (hooks_ ? " on_transition=" + config_.on_transition : std::string());
   return Status::Ok();
 }
 
@@ -150,36 +199,42 @@ void Agent::OnSession(ZkSessionEvent event, ZkSessionInfo info) {
   switch (event) {
     case ZkSessionEvent::kConnected:
       ever_connected_ = true;
+      if (!connected_ && info.session_id == last_session_) metrics_.OnReconnect();
+      connected_ = true;
+      last_session_ = info.session_id;
+      metrics_.SetZkConnected(true);
       Feed(SessionUpEvent{info.session_id, info.negotiated_timeout});
       break;
     case ZkSessionEvent::kConnecting:
+      connected_ = false;
+      metrics_.SetZkConnected(false);
       Feed(SessionDownEvent{});
       break;
     case ZkSessionEvent::kExpired:
-      Feed(SessionExpiredEvent{"ZooKeeper session expired"});
-      break;
     case ZkSessionEvent::kAuthFailed:
-      Feed(SessionExpiredEvent{"ZooKeeper authentication failed"});
+      connected_ = false;
+      metrics_.SetZkConnected(false);
+      metrics_.OnSessionExpired();
+      Feed(SessionExpiredEvent{event == ZkSessionEvent::kExpired ? "ZooKeeper session expired"
+                                                                 : "ZooKeeper authentication failed"});
       break;
   }
 }
 
-void Agent::Feed(const Event& event) {
-  if (finished_) return;
-  Apply(core_->Handle(event, clock_.Now()));
+std::vector<Action> Agent::Feed(const Event& event) {
+  if (finished_) return {};
+  std::vector<Action> actions = core_->Handle(event, clock_.Now());
+  Apply(actions);
   ArmTimer();
+  return actions;
 }
 
-void Agent::Apply(std::vector<Action> actions) {
-  bool role_changed = false;
-  for (auto& action : actions) {
+void Agent::Apply(const std::vector<Action>& actions) {
+  for (const auto& action : actions) {
     if (auto* send = std::get_if<SendAction>(&action)) {
       zk_->Submit(send->request);
     } else if (auto* role = std::get_if<RoleChangeAction>(&action)) {
-      LOG(INFO) << "role " << RoleName(role->from) << " -> " << RoleName(role->to)
-                << " epoch=" << role->epoch << " reason: " << role->reason;
-      role_changed = true;
-      BroadcastToWatchers();
+      OnRoleChange(*role);
     } else if (auto* log = std::get_if<LogAction>(&action)) {
       switch (log->level) {
         case LogAction::kInfo: LOG(INFO) << log->message; break;
@@ -189,6 +244,9 @@ void Agent::Apply(std::vector<Action> actions) {
     } else if (auto* reopen = std::get_if<ReopenSessionAction>(&action)) {
       LOG(WARNING) << reopen->reason << ": opening a new ZooKeeper session";
       OpenSession();
+    } else if (auto* failed = std::get_if<ActivationFailedAction>(&action)) {
+      metrics_.OnActivationTimeout();
+      LOG(WARNING) << "activation of epoch " << failed->epoch << " failed: " << failed->reason;
     } else if (std::get_if<FinishedAction>(&action)) {
       finished_ = true;
       zk_->Close();
@@ -196,7 +254,24 @@ void Agent::Apply(std::vector<Action> actions) {
       loop_->Stop();
     }
   }
-  (void)role_changed;
+}
+
+void Agent::OnRoleChange(const RoleChangeAction& change) {
+  LOG(INFO) << "role " << RoleName(change.from) << " -> " << RoleName(change.to)
+            << " epoch=" << change.epoch << " reason: " << change.reason;
+  MonoTime now = clock_.Now();
+  metrics_.OnRoleChange(change.from, change.to);
+  metrics_.SetEpoch(change.epoch);
+  if (change.to == Role::kBecomingActive) becoming_active_at_ = now;
+  if (change.to == Role::kActive && change.from == Role::kBecomingActive) {
+    metrics_.ObserveActivation(std::chrono::duration<double>(now - becoming_active_at_).count());
+  }
+  BroadcastToWatchers(change);
+  if (hooks_) {
+    CoreStatus s = core_->StatusAt(now);
+    hooks_->Enqueue(HookJob{change.from, change.to, change.epoch, config_.id, s.leader.id,
+                            s.leader.address});
+  }
 }
 
 void Agent::ArmTimer() {
@@ -216,76 +291,140 @@ void Agent::ArmTimer() {
   });
 }
 
-std::string Agent::StatusLine() {
-  MonoTime now = clock_.Now();
-  return StatusJson(config_.id, core_->StatusAt(now), now, WallNowMs()).dump();
+nlohmann::json Agent::StatusObject(MonoTime now) {
+  return StatusJson(config_.id, core_->StatusAt(now), now, WallNowMs());
 }
 
-void Agent::BroadcastToWatchers() {
+std::string Agent::StatusLine() { return StatusObject(clock_.Now()).dump(); }
+
+// One line per change, carrying that change's role and epoch, so a watcher
+// sees every step even when several happen in one event.
+void Agent::BroadcastToWatchers(const RoleChangeAction& change) {
   if (watchers_.empty()) return;
-  std::string line = StatusLine();
+  nlohmann::json j = StatusObject(clock_.Now());
+  j["role"] = std::string(RoleName(change.to));
+  j["previous_role"] = std::string(RoleName(change.from));
+  j["epoch"] = change.epoch;
+  j["reason"] = change.reason;
+  std::string line = j.dump();
   // Send may drop a slow watcher; on_close runs later, so iterate a copy.
   std::set<LineConn*> copy = watchers_;
   for (LineConn* w : copy) w->Send(line);
 }
 
+void Agent::ReplyLine(LineConn& conn, std::string_view command, const std::string& line, bool ok) {
+  conn.Send(line);
+  metrics_.OnRequest(kInterfaceSocket, command, ok ? 0 : 1);
+}
+
 void Agent::OnLine(LineConn& conn, std::string_view line) {
+  metrics_.SetSocketClients(socket_ ? socket_->clients() : 0);
   auto req = ParseRequestLine(line);
   if (!req.ok()) {
-    conn.Send(ErrorLine(req.status().message()));
+    ReplyLine(conn, "other", ErrorLine(req.status().message()), false);
     return;
   }
+  std::string_view name = CommandName(req->command);
   MonoTime now = clock_.Now();
-  CoreStatus status = core_->StatusAt(now);
   switch (req->command) {
     case Command::kStatus:
-      conn.Send(StatusLine());
-      return;
+      return ReplyLine(conn, name, StatusLine(), true);
     case Command::kWatch:
       watchers_.insert(&conn);
-      conn.Send(StatusLine());
-      return;
-    case Command::kLeader: {
-      nlohmann::json j = StatusJson(config_.id, status, now, WallNowMs())["leader"];
-      conn.Send(j.dump());
-      return;
-    }
+      return ReplyLine(conn, name, StatusLine(), true);
+    case Command::kLeader:
+      return ReplyLine(conn, name, StatusObject(now)["leader"].dump(), true);
     case Command::kParticipants: {
-      conn.Send(nlohmann::json{{"participants", status.participant_nodes}}.dump());
-      return;
+      CoreStatus s = core_->StatusAt(now);
+      nlohmann::json nodes = nlohmann::json::array();
+      for (size_t i = 0; i < s.participant_nodes.size(); ++i) {
+        nodes.push_back({{"id", s.participant_ids[i]}, {"node", s.participant_nodes[i]}});
+      }
+      return ReplyLine(conn, name,
+                       nlohmann::json{{"participants", s.participant_ids}, {"nodes", nodes}}.dump(),
+                       true);
     }
     case Command::kYield: {
       PeerCred peer = conn.peer();
-      LOG(INFO) << "yield requested by pid " << peer.pid << " uid " << peer.uid;
+      LOG(INFO) << "yield requested over the socket by pid " << peer.pid << " uid " << peer.uid
+                << " gid " << peer.gid;
       Feed(YieldEvent{});
-      conn.Send(nlohmann::json{{"ok", true}, {"role", std::string(RoleName(core_->RoleAt(clock_.Now())))}}.dump());
-      return;
+      return ReplyLine(conn, name,
+                       nlohmann::json{{"ok", true},
+                                      {"role", std::string(RoleName(core_->RoleAt(clock_.Now())))}}
+                           .dump(),
+                       true);
+    }
+    case Command::kAck: {
+      PeerCred peer = conn.peer();
+      LOG(INFO) << "ack " << req->epoch << " from pid " << peer.pid << " uid " << peer.uid << " gid "
+                << peer.gid;
+      for (const auto& a : Feed(AckEvent{req->epoch})) {
+        if (auto* r = std::get_if<AckResultAction>(&a)) {
+          if (!r->ok) return ReplyLine(conn, name, ErrorLine("ack: " + r->message), false);
+          return ReplyLine(conn, name,
+                           nlohmann::json{{"ok", true},
+                                          {"message", r->message},
+                                          {"role", std::string(RoleName(core_->RoleAt(clock_.Now())))}}
+                               .dump(),
+                           true);
+        }
+      }
+      return ReplyLine(conn, name, ErrorLine("ack: the agent is stopping"), false);
     }
     case Command::kHelp:
-      conn.Send(nlohmann::json{{"help", ProtocolHelp()}}.dump());
-      return;
-    case Command::kAck:
-      conn.Send(ErrorLine("ack: activation handshake is not enabled"));
-      return;
+      return ReplyLine(conn, name, nlohmann::json{{"help", ProtocolHelp()}}.dump(), true);
   }
 }
 
 HttpResponse Agent::OnHttp(const HttpRequest& request) {
-  Role role = core_->RoleAt(clock_.Now());
-  if (request.path == "/api/atlas/admin/status") {
-    return HttpResponse{200, "application/json", AtlasStatusBody(role)};
+  struct Endpoint {
+    const char* path;
+    const char* help;
+  };
+  static const Endpoint kEndpoints[] = {
+      {"/api/atlas/admin/status", "Atlas's status: always 200, {\"Status\":\"<ROLE>\"}"},
+      {"/active", "200 only while ACTIVE (for load balancer checks), 503 otherwise"},
+      {"/passive", "200 only while PASSIVE with a healthy ZooKeeper session, 503 otherwise"},
+      {"/leader", "the leader's id, address and epoch as this agent sees it; 503 if unknown"},
+      {"/status", "the same JSON as the socket's status command"},
+      {"/healthz", "200 while the agent's event loop runs (liveness, not role)"},
+      {"/metrics", "Prometheus metrics"},
+      {"/", "this list"},
+  };
+  MonoTime now = clock_.Now();
+  CoreStatus s = core_->StatusAt(now);
+  Role role = s.role;
+  HttpResponse response{404, kText, "not found; GET / lists the endpoints\n"};
+  const std::string& path = request.path;
+  if (path == "/api/atlas/admin/status") {
+    response = {200, kJson, AtlasStatusBody(role)};
+  } else if (path == "/active") {
+    response = {role == Role::kActive ? 200 : 503, kText, std::string(RoleName(role)) + "\n"};
+  } else if (path == "/passive") {
+    bool healthy = s.connected && s.lease_remaining && s.lease_remaining->count() > 0;
+    response = {role == Role::kPassive && healthy ? 200 : 503, kText,
+                std::string(RoleName(role)) + (healthy ? "" : " (ZooKeeper session not healthy)") + "\n"};
+  } else if (path == "/leader") {
+    nlohmann::json leader = StatusObject(now)["leader"];
+    response = {s.leader.id.empty() ? 503 : 200, kJson, leader.dump() + "\n"};
+  } else if (path == "/status") {
+    response = {200, kJson, StatusObject(now).dump() + "\n"};
+  } else if (path == "/healthz") {
+    response = {200, kText, "ok\n"};
+  } else if (path == "/metrics") {
+    metrics_.SetLeaseRemaining(
+        s.lease_remaining ? std::chrono::duration<double>(*s.lease_remaining).count() : 0.0);
+    metrics_.SetParticipants(s.participants);
+    metrics_.SetSocketClients(socket_ ? socket_->clients() : 0);
+    response = {200, kMetricsContentType, metrics_.Serialize()};
+  } else if (path == "/") {
+    std::string body;
+    for (const auto& e : kEndpoints) body += std::string(e.path) + "  " + e.help + "\n";
+    response = {200, kText, body};
   }
-  if (request.path == "/status") {
-    return HttpResponse{200, "application/json", StatusLine() + "\n"};
-  }
-  if (request.path == "/active") {
-    return HttpResponse{role == Role::kActive ? 200 : 503, "text/plain; charset=utf-8",
-                        std::string(RoleName(role)) + "\n"};
-  }
-  if (request.path == "/healthz") {
-    return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
-  }
-  return HttpResponse{404, "text/plain; charset=utf-8", "not found\n"};
+  metrics_.OnRequest(kInterfaceHttp, path, response.status);
+  return response;
 }
 
 }  // namespace latchd

@@ -10,11 +10,15 @@
 #include <set>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "lib/api/agent_config.h"
 #include "lib/core/latch_core.h"
 #include "lib/io/event_loop.h"
 #include "lib/io/http_server.h"
+#include "lib/io/hook_runner.h"
 #include "lib/io/line_server.h"
+#include "lib/metrics/metrics.h"
 #include "lib/util/clock.h"
 #include "lib/zk/zk_client.h"
 
@@ -34,15 +38,19 @@ class Agent {
   void RequestStop();
 
  private:
-  void Feed(const Event& event);
-  void Apply(std::vector<Action> actions);
+  // Handles one event and applies the resulting actions; returns them.
+  std::vector<Action> Feed(const Event& event);
+  void Apply(const std::vector<Action>& actions);
+  void OnRoleChange(const RoleChangeAction& change);
   void ArmTimer();
   void OnSession(ZkSessionEvent event, ZkSessionInfo info);
   void OnSignal();
   void OnLine(LineConn& conn, std::string_view line);
   HttpResponse OnHttp(const HttpRequest& request);
+  nlohmann::json StatusObject(MonoTime now);
   std::string StatusLine();
-  void BroadcastToWatchers();
+  void BroadcastToWatchers(const RoleChangeAction& change);
+  void ReplyLine(LineConn& conn, std::string_view command, const std::string& line, bool ok);
   void OpenSession();
 
   AgentConfig config_;
@@ -52,12 +60,17 @@ class Agent {
   std::unique_ptr<ZkClient> zk_;
   std::unique_ptr<LineServer> socket_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HookRunner> hooks_;
+  Metrics metrics_{LATCHD_VERSION};
+  MonoTime becoming_active_at_{};
   EventLoop::TimerId timer_ = 0;
   MonoTime timer_at_{};
   int signal_fd_ = -1;
   bool finished_ = false;
   bool stop_requested_ = false;
   bool ever_connected_ = false;
+  bool connected_ = false;
+  int64_t last_session_ = 0;
   std::set<LineConn*> watchers_;
 };
 

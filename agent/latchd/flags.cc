@@ -15,6 +15,14 @@ DEFINE_string(zk_auth_file, "", "File holding scheme:auth (e.g. digest:user:pass
 DEFINE_string(http_listen, "127.0.0.1:21100", "HOST:PORT for the HTTP endpoints; empty disables");
 DEFINE_string(socket_path, "/run/latchd/latchd.sock", "Unix socket path; empty disables");
 DEFINE_double(lease_margin, 0.25, "Lease = negotiated session timeout x (1 - margin)");
+DEFINE_int64(activation_ack_timeout_ms, 0,
+             "If > 0, stay BECOMING_ACTIVE until a socket client sends 'ack <epoch>'; give "
+             "leadership up if none arrives within this time");
+DEFINE_string(on_transition, "", "Executable run on every role change (new role, previous role, "
+              "epoch, leader id, leader address); a failure while BECOMING_ACTIVE gives leadership up");
+DEFINE_int64(on_transition_timeout_ms, 30000, "Time limit of one --on_transition run");
+DEFINE_string(socket_mode, "0660", "Permissions of the Unix socket (octal)");
+DEFINE_string(socket_group, "", "Group of the Unix socket (the co-located server's group)");
 
 namespace latchd {
 namespace {
@@ -86,6 +94,11 @@ Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv) {
   raw.http_listen = FLAGS_http_listen;
   raw.socket_path = FLAGS_socket_path;
   raw.lease_margin = FLAGS_lease_margin;
+  raw.activation_ack_timeout_ms = FLAGS_activation_ack_timeout_ms;
+  raw.on_transition = FLAGS_on_transition;
+  raw.on_transition_timeout_ms = FLAGS_on_transition_timeout_ms;
+  raw.socket_mode = FLAGS_socket_mode;
+  raw.socket_group = FLAGS_socket_group;
   return ValidateFlags(raw);
 }
 

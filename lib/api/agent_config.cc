@@ -1,5 +1,7 @@
 #include "lib/api/agent_config.h"
 
+#include <unistd.h>
+
 #include <charconv>
 
 #include "lib/zk/acl.h"
@@ -124,6 +126,32 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
     return Status::Error(m.rfind("--zk_acl", 0) == 0 ? m : "--zk_acl: " + m);
   }
   c.acl = *acl;
+  if (f.activation_ack_timeout_ms < 0 || f.activation_ack_timeout_ms > 3600000) {
+    return Flag("activation_ack_timeout_ms", "must be between 0 (off) and 3600000");
+  }
+  c.activation_ack_timeout = std::chrono::milliseconds(f.activation_ack_timeout_ms);
+  if (!f.on_transition.empty()) {
+    if (f.on_transition[0] != '/') return Flag("on_transition", "must be an absolute path");
+    if (access(f.on_transition.c_str(), X_OK) != 0) {
+      return Flag("on_transition", f.on_transition + " is not an executable file");
+    }
+  }
+  c.on_transition = f.on_transition;
+  if (f.on_transition_timeout_ms < 100 || f.on_transition_timeout_ms > 3600000) {
+    return Flag("on_transition_timeout_ms", "must be between 100 and 3600000");
+  }
+  c.on_transition_timeout = std::chrono::milliseconds(f.on_transition_timeout_ms);
+  {
+    unsigned mode = 0;
+    auto [ptr, ec] = std::from_chars(f.socket_mode.data(), f.socket_mode.data() + f.socket_mode.size(),
+                                     mode, 8);
+    if (f.socket_mode.empty() || ec != std::errc() || ptr != f.socket_mode.data() + f.socket_mode.size() ||
+        mode > 0777) {
+      return Flag("socket_mode", "\"" + f.socket_mode + "\" is not an octal mode like 0660");
+    }
+    c.socket_mode = mode;
+  }
+  c.socket_group = f.socket_group;
   if (!f.zk_auth_file.empty()) {
     auto auth = ReadAuthFile(f.zk_auth_file);
     if (!auth.ok()) {

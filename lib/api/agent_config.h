@@ -28,6 +28,11 @@ struct RawFlags {
   std::string http_listen;
   std::string socket_path;
   double lease_margin = 0.25;
+  int64_t activation_ack_timeout_ms = 0;
+  std::string on_transition;
+  int64_t on_transition_timeout_ms = 30000;
+  std::string socket_mode = "0660";
+  std::string socket_group;
 };
 
 struct AgentConfig {
@@ -41,6 +46,11 @@ struct AgentConfig {
   std::string http_listen;      // empty: no HTTP
   std::string socket_path;      // empty: no socket
   double lease_margin = 0.25;
+  std::chrono::milliseconds activation_ack_timeout{0};  // 0: no ack needed
+  std::string on_transition;                           // empty: no hook
+  std::chrono::milliseconds on_transition_timeout{30000};
+  unsigned socket_mode = 0660;
+  std::string socket_group;
 };
 
 Result<AgentConfig> ValidateFlags(const RawFlags& flags);

@@ -53,6 +53,8 @@ std::vector<Action> LatchCore::Handle(const Event& event, MonoTime now) {
         else if constexpr (std::is_same_v<T, TickEvent>) OnTick();
         else if constexpr (std::is_same_v<T, StopEvent>) OnStop();
         else if constexpr (std::is_same_v<T, YieldEvent>) OnYield();
+        else if constexpr (std::is_same_v<T, AckEvent>) OnAck(e);
+        else if constexpr (std::is_same_v<T, HookDoneEvent>) OnHookDone(e);
       },
       event);
   // Whatever the event, a lapsed lease ends a claim now.
@@ -69,6 +71,7 @@ std::optional<MonoTime> LatchCore::NextDeadline() const {
   if (connected_ && phase_ == Phase::kJoined && !renew_in_flight_) consider(next_renew_);
   if (join_at_) consider(*join_at_);
   if (stop_deadline_) consider(*stop_deadline_);
+  if (activation_deadline_ && role_ == Role::kBecomingActive) consider(*activation_deadline_);
   if (needs_resync_ && connected_) consider(now_);
   return next;
 }
@@ -91,6 +94,10 @@ CoreStatus LatchCore::StatusAt(MonoTime now) const {
   s.own_node = own_node_;
   s.participants = participants_;
   s.participant_nodes = participant_nodes_;
+  for (const auto& node : participant_nodes_) {
+    auto it = participant_ids_.find(node);
+    s.participant_ids.push_back(it == participant_ids_.end() ? std::string() : it->second);
+  }
   return s;
 }
 
@@ -406,7 +413,19 @@ void LatchCore::OnList(const ZkResult& r) {
   std::vector<LatchNode> nodes = SortLatchNodes(r.children);
   participants_ = static_cast<int>(nodes.size());
   participant_nodes_.clear();
-  for (const auto& n : nodes) participant_nodes_.push_back(n.name);
+  std::map<std::string, std::string> ids;
+  for (const auto& n : nodes) {
+    participant_nodes_.push_back(n.name);
+    auto known = participant_ids_.find(n.name);
+    if (known != participant_ids_.end()) {
+      ids.insert(*known);
+    } else {
+      ids[n.name] = "";
+      Send(Request(ZkRequestKind::kGetData, latch_path_ + "/" + n.name), Purpose::kParticipantGet,
+           n.name);
+    }
+  }
+  participant_ids_ = std::move(ids);
   auto own = std::find_if(nodes.begin(), nodes.end(),
                           [this](const LatchNode& n) { return n.name == own_node_; });
   if (own == nodes.end()) {
@@ -500,6 +519,11 @@ void LatchCore::OnLeaderGet(const ZkResult& r, const Pending& p) {
   leader_info_.epoch = r.stat.czxid;
 }
 
+void LatchCore::OnParticipantGet(const ZkResult& r, const Pending& p) {
+  auto it = participant_ids_.find(p.node);
+  if (it != participant_ids_.end() && r.code == ZkCode::kOk) it->second = r.data;
+}
+
 void LatchCore::OnAddressGet(const ZkResult& r) {
   if (leader_) return;
   if (r.code == ZkCode::kOk) leader_info_.address = r.data;
@@ -571,12 +595,61 @@ void LatchCore::MaybeClaim() {
   if (role_ != Role::kBecomingActive && role_ != Role::kActive) {
     SetRole(Role::kBecomingActive, role_ == Role::kBecomingPassive ? "lease renewed, still first"
                                                                    : "own latch node is first");
+    acked_ = hook_ok_ = false;
+    activation_deadline_.reset();
+    if (config_.require_ack || config_.require_hook) {
+      activation_deadline_ = now_ + config_.activation_timeout;
+    }
   }
+  if (role_ == Role::kBecomingActive && !GatesPassed()) return;
+  activation_deadline_.reset();
   if (!published_) {
     if (!publish_in_flight_) SendPublish();
     return;
   }
   SetRole(Role::kActive, config_.advertise.empty() ? "leader" : "published active_server_info");
+}
+
+bool LatchCore::GatesPassed() const {
+  return (!config_.require_ack || acked_) && (!config_.require_hook || hook_ok_);
+}
+
+void LatchCore::OnAck(const AckEvent& e) {
+  auto reply = [this](bool ok, std::string message) {
+    out_.push_back(AckResultAction{ok, std::move(message)});
+  };
+  if (leader_ && e.epoch == epoch_ && role_ == Role::kActive) {
+    return reply(true, "already ACTIVE in epoch " + std::to_string(epoch_));
+  }
+  if (!leader_ || role_ != Role::kBecomingActive) {
+    return reply(false, std::string("not BECOMING_ACTIVE (role ") + std::string(RoleName(role_)) + ")");
+  }
+  if (e.epoch != epoch_) {
+    return reply(false, "epoch " + std::to_string(e.epoch) + " is not the current term " +
+                            std::to_string(epoch_));
+  }
+  acked_ = true;
+  reply(true, config_.require_ack ? "acknowledged epoch " + std::to_string(epoch_)
+                                  : "acknowledged (no ack is required)");
+  MaybeClaim();
+}
+
+void LatchCore::OnHookDone(const HookDoneEvent& e) {
+  if (e.role != Role::kBecomingActive || !leader_ || role_ != Role::kBecomingActive ||
+      e.epoch != epoch_ || !config_.require_hook) {
+    return;
+  }
+  if (!e.ok) return GiveUp("on_transition hook failed: " + e.detail);
+  hook_ok_ = true;
+  MaybeClaim();
+}
+
+// Activation failed: give leadership up and go to the back of the latch.
+void LatchCore::GiveUp(const std::string& reason) {
+  out_.push_back(ActivationFailedAction{epoch_, reason});
+  Log(LogAction::kWarning, "giving up leadership of epoch " + std::to_string(epoch_) + ": " + reason);
+  activation_deadline_.reset();
+  StepDownAndRejoin(reason);
 }
 
 void LatchCore::SendPublish() {
@@ -679,6 +752,10 @@ void LatchCore::OnTick() {
     out_.push_back(FinishedAction{});
     return;
   }
+  if (activation_deadline_ && now_ >= *activation_deadline_ && role_ == Role::kBecomingActive) {
+    GiveUp("activation not finished within " + std::to_string(ToMillis(config_.activation_timeout)) +
+           " ms (no ack or hook result)");
+  }
   if (join_at_ && now_ >= *join_at_) StartJoin();
   if (needs_resync_ && connected_) Resync();
   if (connected_ && phase_ == Phase::kJoined && now_ >= next_renew_) {
@@ -722,6 +799,8 @@ void LatchCore::OnResult(const ZkResult& r) {
       return OnOrphanList(r);
     case Purpose::kDeleteStray:
       return;
+    case Purpose::kParticipantGet:
+      return OnParticipantGet(r, p);
     default:
       break;
   }
@@ -800,14 +879,18 @@ void LatchCore::OnStop() {
 
 void LatchCore::OnYield() {
   if (stopping_ || phase_ == Phase::kYielding) return;
-  StopClaiming("yield requested");
-  if (role_ == Role::kBecomingPassive) SetRole(Role::kPassive, "yield requested");
+  StepDownAndRejoin("yield requested");
+}
+
+void LatchCore::StepDownAndRejoin(const std::string& reason) {
+  StopClaiming(reason);
+  if (role_ == Role::kBecomingPassive) SetRole(Role::kPassive, reason);
   leader_ = false;
   leader_node_.clear();
   leader_info_ = LeaderInfo{};
   ++gen_;
   if (!connected_ || own_node_.empty()) {
-    ScheduleRejoin("yield requested");
+    ScheduleRejoin(reason);
     return;
   }
   phase_ = Phase::kYielding;

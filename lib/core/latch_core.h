@@ -47,6 +47,14 @@ struct LatchConfig {
   double lease_margin = 0.25;     // lease = session timeout x (1 - margin)
   double renew_fraction = 0.1;    // renew every session timeout x this
   Duration stop_timeout = std::chrono::seconds(3);
+  // Activation gates: after winning, stay BECOMING_ACTIVE until every enabled
+  // gate passed for this epoch, then publish and go ACTIVE. A gate that fails
+  // or is not passed within activation_timeout gives leadership up (delete the
+  // node, rejoin at the back). With both gates, activation_timeout bounds the
+  // whole activation (the hook runner bounds the hook on its own).
+  bool require_ack = false;       // an AckEvent for the epoch
+  bool require_hook = false;      // a successful HookDoneEvent for BECOMING_ACTIVE of the epoch
+  Duration activation_timeout = std::chrono::seconds(30);
   std::function<std::string()> new_uuid;  // 36-char lowercase UUIDs
 };
 
@@ -59,8 +67,10 @@ struct WatchEvent { ZkWatchEvent watch; };
 struct TickEvent {};
 struct StopEvent {};   // graceful stop: step down, delete own nodes, finish
 struct YieldEvent {};  // step down and rejoin at the back of the latch
+struct AckEvent { int64_t epoch = 0; };  // the server finished activating for epoch
+struct HookDoneEvent { Role role; int64_t epoch = 0; bool ok = true; std::string detail; };
 using Event = std::variant<SessionUpEvent, SessionDownEvent, SessionExpiredEvent, ResultEvent,
-                           WatchEvent, TickEvent, StopEvent, YieldEvent>;
+                           WatchEvent, TickEvent, StopEvent, YieldEvent, AckEvent, HookDoneEvent>;
 
 // ---- Actions -------------------------------------------------------------
 struct SendAction { ZkRequest request; };
@@ -68,8 +78,10 @@ struct RoleChangeAction { Role from; Role to; int64_t epoch; std::string reason;
 struct LogAction { enum Level { kInfo, kWarning, kError } level; std::string message; };
 struct ReopenSessionAction { std::string reason; };  // close the dead handle, open a new session
 struct FinishedAction {};                            // graceful stop done: close session, exit
+struct AckResultAction { bool ok; std::string message; };  // the answer to an AckEvent
+struct ActivationFailedAction { int64_t epoch; std::string reason; };  // leadership given up
 using Action = std::variant<SendAction, RoleChangeAction, LogAction, ReopenSessionAction,
-                            FinishedAction>;
+                            FinishedAction, AckResultAction, ActivationFailedAction>;
 
 struct LeaderInfo {
   std::string id;       // empty if unknown
@@ -89,6 +101,7 @@ struct CoreStatus {
   std::string own_node;          // latch node name, empty if none
   int participants = 0;          // latch participants in the last listing
   std::vector<std::string> participant_nodes;  // in latch order
+  std::vector<std::string> participant_ids;    // same order; "" until read
 };
 
 class LatchCore {
@@ -111,7 +124,7 @@ class LatchCore {
   enum class Purpose { kCreateNode, kCreateParent, kRecoverList, kRecoverOwner, kDeleteStray,
                        kOrphanList, kList, kWatchPred, kVerifyOwner, kRenew, kPublishCreate,
                        kPublishGet, kPublishSet, kPublishDelete, kLeaderGet, kAddressGet,
-                       kStepDownDelete };
+                       kStepDownDelete, kParticipantGet };
   struct Pending {
     Purpose purpose;
     MonoTime sent;
@@ -130,6 +143,12 @@ class LatchCore {
   void OnTick();
   void OnStop();
   void OnYield();
+  void OnAck(const AckEvent& e);
+  void OnHookDone(const HookDoneEvent& e);
+  void GiveUp(const std::string& reason);
+  void StepDownAndRejoin(const std::string& reason);
+  bool GatesPassed() const;
+  void OnParticipantGet(const ZkResult& r, const Pending& p);
 
   // Result handlers by purpose.
   void OnCreateNode(const ZkResult& r, const Pending& p);
@@ -214,6 +233,12 @@ class LatchCore {
   int64_t epoch_ = 0;            // own term (valid while leader_ or stepping down)
   std::string leader_node_;
   LeaderInfo leader_info_;
+
+  // Activation gates, per BECOMING_ACTIVE entry.
+  bool acked_ = false;
+  bool hook_ok_ = false;
+  std::optional<MonoTime> activation_deadline_;
+  std::map<std::string, std::string> participant_ids_;  // node name -> id
 
   // Stop / yield.
   bool stopping_ = false;

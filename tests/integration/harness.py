@@ -817,70 +817,99 @@ def run_latchctl(args, timeout=10.0):
 # Observer
 
 
-class Observer(threading.Thread):
-    """Polls each source's role every `interval` seconds (one sweep over all sources, then a
-    sleep) and records samples (t, name, role): t is the middle of the request on
-    time.monotonic(); role is None when the source could not be reached.
+class Observer:
+    """Samples each source's role every `interval` seconds and records (t, name, role): t is
+    the middle of the request on time.monotonic(); role is None when the source could not be
+    reached. Each source is polled by its own thread, so a slow or paused (SIGSTOP) agent does
+    not slow down the sampling of the others.
 
     sources: dict name -> callable returning a role word or None (an Agent's http_status, or a
     CuratorPeer's role). Use as a context manager or start()/stop().
 
     Overlap is judged from runs: each source's consecutive ACTIVE samples form an interval
     [first sample, last sample]; two sources were ACTIVE at once if such intervals of two
-    different sources intersect. That is the observer's resolution (one sweep, ~2-5 ms): an
-    overlap shorter than a sweep between two samples may go unseen."""
+    different sources intersect. That is the observer's resolution (one poll period, ~2-5 ms
+    on a loaded 2-core machine): an overlap shorter than that may go unseen."""
 
-    def __init__(self, sources, interval=0.002, timeout=0.5):
-        super().__init__(daemon=True, name="observer")
-        self.sources = dict(sources)
+    def __init__(self, sources, interval=0.002):
+        self.sources = {}
         self.interval = interval
-        self.timeout = timeout
         self.samples = []
-        self.sweeps = 0
+        self._counts = {}
+        self._threads = []
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
+        self._running = False
         self.started_at = None
         self.stopped_at = None
+        for name, fn in dict(sources).items():
+            self.add_source(name, fn)
 
     @classmethod
     def for_agents(cls, agents, **kw):
         return cls({a.id: (lambda a=a: a.http_status(timeout=0.5)) for a in agents}, **kw)
 
     def add_source(self, name, fn):
+        """Adds a source (also while running: its polling starts at once)."""
         with self._lock:
             self.sources[name] = fn
+            self._counts.setdefault(name, 0)
+            running = self._running
+        if running:
+            self._start_thread(name, fn)
 
-    def run(self):
-        self.started_at = time.monotonic()
+    def _start_thread(self, name, fn):
+        t = threading.Thread(target=self._poll, args=(name, fn), daemon=True,
+                             name="observer-%s" % name)
+        self._threads.append(t)
+        t.start()
+
+    def _poll(self, name, fn):
         while not self._stop_event.is_set():
+            t0 = time.monotonic()
+            try:
+                role = fn()
+            except Exception:  # noqa: BLE001
+                role = None
+            t1 = time.monotonic()
             with self._lock:
-                items = list(self.sources.items())
-            batch = []
-            for name, fn in items:
-                t0 = time.monotonic()
-                try:
-                    role = fn()
-                except Exception:  # noqa: BLE001
-                    role = None
-                t1 = time.monotonic()
-                batch.append(((t0 + t1) / 2, name, role))
-            with self._lock:
-                self.samples.extend(batch)
-                self.sweeps += 1
+                self.samples.append(((t0 + t1) / 2, name, role))
+                self._counts[name] += 1
             self._stop_event.wait(self.interval)
-        self.stopped_at = time.monotonic()
+
+    def start(self):
+        self.started_at = time.monotonic()
+        with self._lock:
+            self._running = True
+            items = list(self.sources.items())
+        for name, fn in items:
+            self._start_thread(name, fn)
+        return self
 
     def stop(self):
+        if self._stop_event.is_set():
+            return
         self._stop_event.set()
-        if self.is_alive():
-            self.join(5)
+        for t in self._threads:
+            t.join(5)
+        with self._lock:
+            self._running = False
+        self.stopped_at = time.monotonic()
+
+    def is_alive(self):
+        return self._running and not self._stop_event.is_set()
 
     def __enter__(self):
-        self.start()
-        return self
+        return self.start()
 
     def __exit__(self, *exc):
         self.stop()
+
+    @property
+    def sweeps(self):
+        """Samples taken of the least-sampled source (a 'sweep' = every source sampled once)."""
+        with self._lock:
+            return min(self._counts.values()) if self._counts else 0
 
     def wait_sweeps(self, n=5, timeout=5.0):
         start = self.sweeps
@@ -889,8 +918,11 @@ class Observer(threading.Thread):
     # -- queries (safe while running) --
 
     def snapshot(self):
+        """All samples so far, ordered by time."""
         with self._lock:
-            return list(self.samples)
+            out = list(self.samples)
+        out.sort(key=lambda x: x[0])
+        return out
 
     def latest(self):
         """name -> last sampled role."""
@@ -938,15 +970,12 @@ class Observer(threading.Thread):
         return out
 
     def max_concurrent(self, roles=("ACTIVE",)):
-        """The largest number of sources seen in `roles` within one sweep (a coarser signal
-        than overlaps(): a sweep is not an instant)."""
+        """The largest number of sources whose latest samples were in `roles` at once (each
+        source counted by its last sample at every instant)."""
         best = 0
         cur = {}
-        n_sources = max(1, len(self.sources))
-        samples = self.snapshot()
-        for k in range(0, len(samples), n_sources):
-            for t, name, role in samples[k:k + n_sources]:
-                cur[name] = role
+        for t, name, role in self.snapshot():
+            cur[name] = role
             best = max(best, sum(1 for r in cur.values() if r in roles))
         return best
 
@@ -976,7 +1005,7 @@ class Observer(threading.Thread):
             return None
         return (end - self.started_at) / self.sweeps
 
-    def assert_no_overlap(self, testcase=None, roles=("ACTIVE",)):
+    def assert_no_overlap(self, roles=("ACTIVE",)):
         ov = self.overlaps(roles)
         if ov:
             msg = "two sources in %s at once: %s" % (
@@ -985,11 +1014,14 @@ class Observer(threading.Thread):
                           for a, b, s, e in ov[:10]))
             raise AssertionError(msg)
 
-    def describe(self, name):
+    def describe(self, name, t0=None):
+        """'name: +0.000s PASSIVE, +0.058s ACTIVE' with times relative to t0 (default: the
+        observer's start)."""
         tl = self.timeline(name)
         if not tl:
             return "%s: no samples" % name
-        t0 = self.started_at or tl[0][0]
+        if t0 is None:
+            t0 = self.started_at or tl[0][0]
         return "%s: " % name + ", ".join("%+.3fs %s" % (t - t0, r) for t, r in tl)
 
 

@@ -3,6 +3,7 @@ ZooKeeper at start is waited for; latchctl status."""
 
 import os
 import re
+import signal
 import socket
 import time
 import unittest
@@ -119,6 +120,48 @@ class CliTest(harness.LatchdTestCase):
         r = harness.run_latchctl(["status", "--socket=%s" % stale])
         self.assertEqual(r.returncode, 1, (r.stdout, r.stderr))
         self.assertEqual(len([l for l in r.stderr.splitlines() if l.strip()]), 1, r.stderr)
+
+    def test_4_flagfile(self):
+        connect = self.zk.connect_string()
+        a = self.make_agent("ff", connect, zk_root="/latchd-flagfile", session_timeout_ms=3000)
+        flagfile = os.path.join(self.tmp, "latchd.flags")
+        with open(flagfile, "w") as f:
+            f.write("# latchd flags\n" + "\n".join(a.flags()) + "\n")
+        # Only --flagfile on the command line.
+        a.flags = lambda: ["--flagfile=%s" % flagfile]
+        a.start(wait=True)
+        wait_until(lambda: a.http_status() == "ACTIVE", 15, "flagfile agent ACTIVE")
+        st = a.status()
+        self.assertEqual((st["id"], st["zk"]["timeout_ms"]), ("ff", 3000), st)
+        sh = self.zk_shell(connect)
+        self.assertEqual(sh.get("/latchd-flagfile/active_server_info")["data"], a.advertise)
+        # An unknown flag inside a flagfile is refused like one on the command line.
+        bad = os.path.join(self.tmp, "bad.flags")
+        with open(bad, "w") as f:
+            f.write("--id=x\n--zk_connect=%s\n--zk_root=/cli-badfile\n--no_such_flag=1\n"
+                    % connect)
+        r = harness.run_latchd(["--flagfile=%s" % bad,
+                                "--socket_path=%s" % os.path.join(self.tmp, "b.sock")])
+        log("unknown flag in a flagfile: exit %d, stderr %r" % (r.returncode, r.stderr))
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len([l for l in r.stderr.splitlines() if l.strip()]), 1, r.stderr)
+        self.assertIn("no_such_flag", r.stderr)
+        self.assertEqual(sh.run("ls", "/cli-badfile").rc, RC_NONODE)
+
+    def test_5_sigint_single_agent(self):
+        connect = self.zk.connect_string()
+        a = self.start_agent("int", connect, zk_root="/latchd-sigint", session_timeout_ms=3000)
+        wait_until(lambda: a.http_status() == "ACTIVE", 15, "agent ACTIVE")
+        sh = self.zk_shell(connect)
+        self.assertEqual(len(sh.latch_children(a.latch_path)), 1)
+        self.assertIsNotNone(sh.exists(a.info_path))
+        t0 = time.monotonic()
+        rc = a.stop(sig=signal.SIGINT)
+        log("SIGINT: exit %s after %.1f ms" % (rc, (time.monotonic() - t0) * 1000))
+        self.assertEqual(rc, 0, a.log_tail(10))
+        # Its session is closed, not left to expire: the nodes are gone at once.
+        self.assertEqual(sh.latch_children(a.latch_path), [])
+        self.assertIsNone(sh.exists(a.info_path))
 
 
 if __name__ == "__main__":

@@ -472,3 +472,85 @@ TEST(LatchCoreTest, RandomSchedulesNeverHaveTwoClaims) {
 
 }  // namespace
 }  // namespace latchd
+
+namespace latchd {
+namespace {
+
+const AckResultAction* FindAck(const std::vector<Action>& actions) {
+  for (const auto& a : actions) {
+    if (auto* r = std::get_if<AckResultAction>(&a)) return r;
+  }
+  return nullptr;
+}
+
+TEST(ActivationTest, AckGatesActiveAndPublishing) {
+  SimCluster c(2);
+  c.configure = [](int, LatchConfig& cfg) { cfg.require_ack = true; };
+  c.Start(0);
+  c.Start(1);
+  EXPECT_EQ(c.RoleOf(0), Role::kBecomingActive);
+  EXPECT_FALSE(c.zk().Exists("/latchd/active_server_info")) << "published only after the ack";
+  int64_t epoch = c.agent(0).core->StatusAt(c.now()).epoch;
+  c.Feed(0, AckEvent{epoch + 1});
+  const AckResultAction* wrong = FindAck(c.agent(0).actions);
+  ASSERT_NE(wrong, nullptr);
+  EXPECT_FALSE(wrong->ok);
+  EXPECT_EQ(c.RoleOf(0), Role::kBecomingActive);
+  c.agent(0).actions.clear();
+  c.Feed(0, AckEvent{epoch});
+  const AckResultAction* right = FindAck(c.agent(0).actions);
+  ASSERT_NE(right, nullptr);
+  EXPECT_TRUE(right->ok);
+  EXPECT_EQ(c.RoleOf(0), Role::kActive);
+  EXPECT_EQ(c.zk().Get("/latchd/active_server_info")->data, "http://host0:21000");
+  c.agent(1).actions.clear();
+  c.Feed(1, AckEvent{epoch});
+  ASSERT_NE(FindAck(c.agent(1).actions), nullptr);
+  EXPECT_FALSE(FindAck(c.agent(1).actions)->ok) << "a PASSIVE agent refuses acks";
+}
+
+TEST(ActivationTest, MissingAckGivesLeadershipAwayAndRejoinsAtTheBack) {
+  SimCluster c(2);
+  c.configure = [](int, LatchConfig& cfg) {
+    cfg.require_ack = true;
+    cfg.activation_timeout = std::chrono::seconds(5);
+  };
+  c.Start(0);
+  c.Start(1);
+  c.Advance(std::chrono::seconds(6));
+  EXPECT_EQ(c.RoleOf(0), Role::kPassive);
+  EXPECT_EQ(c.RoleOf(1), Role::kBecomingActive) << "the next in line now waits for its ack";
+  bool failed = false;
+  for (const auto& a : c.agent(0).actions) failed |= std::holds_alternative<ActivationFailedAction>(a);
+  EXPECT_TRUE(failed);
+  auto order = SortLatchNodes(c.zk().Children(kLatch));
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(c.zk().Get(std::string(kLatch) + "/" + order.back().name)->data, "host0");
+  EXPECT_EQ(c.max_claims(), 1);
+}
+
+TEST(ActivationTest, FailedHookGivesLeadershipAway) {
+  SimCluster c(2);
+  c.configure = [](int, LatchConfig& cfg) { cfg.require_hook = true; };
+  c.Start(0);
+  c.Start(1);
+  ASSERT_EQ(c.RoleOf(0), Role::kBecomingActive);
+  int64_t epoch = c.agent(0).core->StatusAt(c.now()).epoch;
+  c.Feed(0, HookDoneEvent{Role::kBecomingActive, epoch, false, "exit status 3"});
+  EXPECT_EQ(c.RoleOf(0), Role::kPassive);
+  ASSERT_EQ(c.RoleOf(1), Role::kBecomingActive);
+  int64_t epoch1 = c.agent(1).core->StatusAt(c.now()).epoch;
+  c.Feed(1, HookDoneEvent{Role::kBecomingActive, epoch1, true, ""});
+  EXPECT_EQ(c.RoleOf(1), Role::kActive);
+}
+
+TEST(ActivationTest, ParticipantsAreListedByIdInLatchOrder) {
+  SimCluster c(3);
+  for (int i = 0; i < 3; ++i) c.Start(i);
+  c.Advance(std::chrono::seconds(2));
+  auto s = c.agent(2).core->StatusAt(c.now());
+  EXPECT_EQ(s.participant_ids, (std::vector<std::string>{"host0", "host1", "host2"}));
+}
+
+}  // namespace
+}  // namespace latchd

@@ -19,6 +19,7 @@ void SimCluster::Start(int i) {
     std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", ++uuid_counter_);
     return std::string(buf);
   };
+  if (configure) configure(i, config);
   a = Agent{};
   a.core = std::make_unique<LatchCore>(config);
   a.running = true;

@@ -5,6 +5,7 @@
 #define LATCHD_TESTS_UNIT_SIM_CLUSTER_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ class SimCluster {
   };
 
   explicit SimCluster(int n, Duration session_timeout = std::chrono::seconds(10));
+  // Applied to each agent's config at Start.
+  std::function<void(int, LatchConfig&)> configure;
+  // Feeds an event to agent i now (then delivers everything).
+  void Feed(int i, const Event& e) {
+    Deliver(i, e);
+    Pump();
+  }
 
   void Start(int i);
   void Stop(int i);   // graceful (StopEvent)

@@ -1,0 +1,142 @@
+// RoleClient: how a C++ server asks the co-located latchd agent, over its Unix
+// socket, whether this host is ACTIVE, and follows role changes.
+//
+// Installed with the `latchd::client` CMake package; this header includes only
+// lib/core/role.h, lib/util/status.h and the standard library.
+//
+//   latchd::RoleClient latch("/run/latchd/latchd.sock");
+//   if (latch.IsActive()) { /* accept the write */ }
+//   latch.Watch([&](const latchd::ClientStatus& s) { /* role changed */ });
+//
+// WHAT "NEVER STALE" MEANS FOR IsActive()
+//   IsActive() returns true at local monotonic time t only if all of these
+//   hold (else false):
+//   1. the background watch connection to the agent is open, and everything
+//      the agent has pushed on it was read *by this call* (IsActive drains the
+//      socket before answering), so a role change the agent wrote to the
+//      socket before t is never missed;
+//   2. the newest status line read (watch push or status answer) says ACTIVE;
+//   3. a `status` request sent at time s was answered ACTIVE with lease_ms L,
+//      no role change was pushed between s and the answer's arrival, and
+//      t < s + L. The agent computed that answer after s, and it never claims
+//      beyond its own lease, so this bounds the claim by the agent's lease
+//      however late the answer was read (even if this process was paused);
+//   4. no status request has been waiting for its answer longer than the
+//      deadline (RoleClientOptions::deadline, 2 s by default).
+//   Consequences: a crashed or stopped agent makes IsActive() false within
+//   min(lease left, deadline + poll interval); a SIGSTOPped agent the same (its
+//   lease keeps counting on CLOCK_MONOTONIC); an agent whose lease lapses is
+//   false at the lease end at the latest, even before it says so. What it cannot
+//   promise: an answer describes the instant it was computed; a change the agent
+//   has decided but not yet written to the socket (microseconds) is not seen.
+//   The background thread sends `status` every lease_ms/3 while the role is a
+//   claim (clamped to [100 ms, 1 s]) and every 1 s otherwise.
+//
+// Thread-safety: every member function may be called from any thread at the
+// same time as any other, except the destructor. Watch callbacks run on that
+// watch's own thread, one at a time and in order; they may call any member
+// function except the destructor, and must not throw.
+// Errors: values (latchd::Status / latchd::Result); every message is one line
+// naming the socket path and what failed. Nothing throws.
+#ifndef LATCHD_LIB_CLIENT_ROLE_CLIENT_H_
+#define LATCHD_LIB_CLIENT_ROLE_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "lib/core/role.h"
+#include "lib/util/status.h"
+
+namespace latchd {
+
+// The agent's default socket.
+inline constexpr char kDefaultAgentSocket[] = "/run/latchd/latchd.sock";
+
+// One `status` line of the agent, parsed.
+struct ClientStatus {
+  Role role = Role::kPassive;
+  int64_t epoch = 0;           // the current term as the agent knows it
+  std::string leader_id;       // "" when the agent knows no leader
+  std::string leader_address;  // "" when the leader advertises none
+  int64_t leader_epoch = 0;
+  int64_t lease_ms = 0;        // lease left when the agent answered; 0: none
+  bool zk_connected = false;   // zk.state == "CONNECTED"
+  std::string id;              // the agent's --id
+  // Less often needed:
+  std::string zk_session_id;   // "0x..." or ""
+  int64_t zk_timeout_ms = 0;   // negotiated session timeout
+  int64_t since_ms = 0;        // Unix ms of the agent's last role change
+  int64_t participants = 0;    // latch participants in its last listing
+  // False only in the synthetic status Watch delivers when the agent cannot be
+  // reached (then role is PASSIVE, zk_connected false, everything else empty).
+  bool agent_reachable = true;
+};
+
+// Parses one status line (a JSON object with at least a valid "role"). An
+// {"error": ...} line gives an error carrying the agent's message.
+// Thread-safety: pure.
+Result<ClientStatus> ParseStatusLine(std::string_view line);
+
+struct RoleClientOptions {
+  // Bound on every request: connect + send + answer. Also how long a
+  // background `status` may stay unanswered before IsActive() turns false.
+  std::chrono::milliseconds deadline{2000};
+};
+
+class RoleClient {
+ public:
+  explicit RoleClient(std::string socket_path);
+  RoleClient(std::string socket_path, RoleClientOptions options);
+  // Stops the background threads promptly (they wait on an eventfd, never in
+  // an uninterruptible sleep); waits for a Watch callback that is running to
+  // return. Must not be called from a Watch callback.
+  ~RoleClient();
+  RoleClient(const RoleClient&) = delete;
+  RoleClient& operator=(const RoleClient&) = delete;
+
+  const std::string& socket_path() const;
+
+  // The agent's `status`, on a connection of its own, within the deadline.
+  // Errors: agent unreachable, no answer in time, an unparsable answer.
+  Result<ClientStatus> Status();
+
+  // See "never stale" above. The first call starts the background thread and
+  // waits (at most the deadline) for its first answer; later calls take a
+  // mutex and make one non-blocking recv(): microseconds, no round trip.
+  bool IsActive();
+
+  // Starts a background thread that connects, sends `watch` and calls
+  // `callback` for every status line, in order: the current status at once,
+  // then one per role change. When the connection is lost (or cannot be made)
+  // it delivers one synthetic status (agent_reachable false, PASSIVE,
+  // zk_connected false) and reconnects with backoff 100 ms doubling to 2 s; a
+  // new connection starts again with the current status. The synthetic status
+  // is delivered once per outage, not once per failed attempt. Every call
+  // starts an independent watch; all stop with the client.
+  // Watch reports what the agent says: a stopped (SIGSTOP) agent looks like a
+  // quiet one. Gate work on IsActive(), not on the last callback.
+  void Watch(std::function<void(const ClientStatus&)> callback);
+
+  // `ack <epoch>`: the server finished activating for `epoch`. Errors carry
+  // the agent's refusal ("latchd refused ack 42: ...") or the transport error.
+  latchd::Status Ack(int64_t epoch);
+  // `yield`: the agent steps down and rejoins at the back of the latch.
+  latchd::Status Yield();
+
+  // One raw request line (no newline) and the raw answer line, within the
+  // deadline; for requests without a typed method (`leader`, `participants`,
+  // `help`). An {"error":...} answer is returned as a line, not an error.
+  Result<std::string> Request(std::string_view request_line);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace latchd
+
+#endif  // LATCHD_LIB_CLIENT_ROLE_CLIENT_H_
