@@ -120,15 +120,22 @@ struct RoleClient::Impl {
     kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   }
   ~Impl() {
-    stopping.store(true);
+    {
+      // Under watchers_mu so that no Watch() starts a thread after the swap.
+      std::lock_guard<std::mutex> lock(watchers_mu);
+      stopping.store(true);
+    }
     if (stop_fd >= 0) Signal(stop_fd);
-    if (monitor.joinable()) monitor.join();
+    std::vector<std::thread> threads;
     {
       std::lock_guard<std::mutex> lock(watchers_mu);
-      for (auto& t : watchers) {
-        if (t.joinable()) t.join();
-      }
+      threads.swap(watchers);
     }
+    // Watchers first: a callback may still call IsActive(), which may start
+    // the monitor (it exits at once, seeing `stopping`).
+    for (auto& t : threads) t.join();
+    std::call_once(monitor_once, [] {});
+    if (monitor.joinable()) monitor.join();
     if (stop_fd >= 0) close(stop_fd);
     if (kick_fd >= 0) close(kick_fd);
   }
@@ -213,7 +220,7 @@ void RoleClient::Impl::ApplyWatchLineLocked(const std::string& line) {
 void RoleClient::Impl::DrainWatchLocked() {
   if (!watch.is_open() || watch_failed) return;
   std::vector<std::string> lines;
-  Status s = watch.ReadAvailable(&lines);
+  latchd::Status s = watch.ReadAvailable(&lines);
   for (const auto& line : lines) ApplyWatchLineLocked(line);
   if (!s.ok()) {
     watch_failed = true;
@@ -251,7 +258,8 @@ void RoleClient::Impl::MonitorLoop() {
       }
       if (!watch.is_open() && now >= next_connect) {
         auto conn = LineSocket::Connect(path);
-        Status sent = conn.ok() ? conn->SendLine("watch", now + options.deadline) : conn.status();
+        latchd::Status sent =
+            conn.ok() ? conn.value().SendLine("watch", now + options.deadline) : conn.status();
         if (sent.ok()) {
           watch = std::move(conn).value();
           watch_ready = false;
@@ -292,6 +300,7 @@ void RoleClient::Impl::MonitorLoop() {
         } else {
           status_conn.Close();
           trusted_until = SteadyTime{};
+          poll_now = false;
           next_poll = now + kPollMin;
           SettleLocked();
         }
@@ -318,7 +327,7 @@ void RoleClient::Impl::MonitorLoop() {
 
     if (status_conn.is_open() && (fds[3].revents & (POLLIN | POLLHUP | POLLERR))) {
       std::vector<std::string> lines;
-      Status s = status_conn.ReadAvailable(&lines);
+      latchd::Status s = status_conn.ReadAvailable(&lines);
       std::lock_guard<std::mutex> lock(mu);
       SteadyTime got = Now();
       for (const auto& line : lines) {
@@ -414,6 +423,7 @@ Result<ClientStatus> RoleClient::Status() {
 
 bool RoleClient::IsActive() {
   if (impl_->stop_fd < 0 || impl_->kick_fd < 0) return false;  // eventfd failed
+  if (impl_->stopping.load()) return false;
   impl_->StartMonitorAndSettle();
   SteadyTime now;
   {
@@ -433,6 +443,7 @@ bool RoleClient::IsActive() {
 void RoleClient::Watch(std::function<void(const ClientStatus&)> callback) {
   if (!callback) return;
   std::lock_guard<std::mutex> lock(impl_->watchers_mu);
+  if (impl_->stopping.load()) return;
   Impl* impl = impl_.get();
   impl->watchers.emplace_back(
       [impl, cb = std::move(callback)] { impl->WatchLoop(cb); });

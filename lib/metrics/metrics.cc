@@ -21,7 +21,7 @@ std::string RoleLabel(Role role) { return std::string(RoleName(role)); }
 // The known command label values; anything else is folded into "other".
 constexpr std::string_view kSocketCommands[] = {"status", "watch",        "ack", "yield",
                                                 "leader", "participants", "help"};
-constexpr std::string_view kHttpPaths[] = {"/status", "/active", "/healthz", "/metrics",
+constexpr std::string_view kHttpPaths[] = {"/status", "/active", "/passive", "/leader", "/", "/healthz", "/metrics",
                                            "/api/atlas/admin/status"};
 
 template <size_t N>

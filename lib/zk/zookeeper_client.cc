@@ -1,5 +1,7 @@
 #include "lib/zk/zookeeper_client.h"
 
+#include "lib/util/log_limiter.h"
+
 #include <zookeeper/zookeeper.h>
 
 #include <atomic>
@@ -61,6 +63,16 @@ void LogToGlog(const char* message) {
       msg.remove_prefix(pos + t.tag.size());  // keep "<func>@<line>: <text>"
       break;
     }
+  }
+  // While ZooKeeper is unreachable the client logs on every connection
+  // attempt: keep a burst, then two lines a second, and say how many were dropped.
+  static LogLimiter limiter(20, 2);
+  uint64_t suppressed = 0;
+  if (level <= ZOO_LOG_LEVEL_WARN && !limiter.Admit(std::chrono::steady_clock::now(), &suppressed)) {
+    return;
+  }
+  if (suppressed > 0) {
+    LOG(WARNING) << "zookeeper: " << suppressed << " client log lines suppressed";
   }
   switch (level) {
     case ZOO_LOG_LEVEL_ERROR:
