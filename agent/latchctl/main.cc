@@ -1,23 +1,21 @@
-// latchctl: talks to a running latchd over its Unix socket.
-//   latchctl status [--socket=PATH]   prints the role word (like atlas_admin.py -status)
-//   latchctl digest USER:PASSWORD     prints ZooKeeper's digest id for an ACL
-// Exit codes: 0 ok, 1 agent unreachable or refused, 2 usage error.
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
+// latchctl: the command-line client of a running latchd (over its Unix
+// socket), plus `digest` and Atlas-style `find-active`. Every command and exit
+// code is documented in docs/latchctl.md and `latchctl --help`.
+// Exit codes: 0 ok, 1 agent unreachable or refused / not ACTIVE / none ACTIVE,
+// 2 usage error.
 #include <cstdio>
-#include <cstring>
 #include <string>
 
-#include <gflags/gflags.h>
 #include <nlohmann/json.hpp>
 
+#include "agent/latchctl/cli_args.h"
+#include "agent/latchctl/find_active.h"
+#include "lib/client/line_socket.h"
+#include "lib/client/role_client.h"
 #include "lib/zk/acl.h"
 
-DEFINE_string(socket, "/run/latchd/latchd.sock", "the agent's Unix socket");
-
+namespace latchd {
+namespace latchctl {
 namespace {
 
 int Fail(int code, const std::string& message) {
@@ -25,73 +23,216 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-// Sends one request line and reads one response line (5 s deadline).
-bool Ask(const std::string& request, std::string* response, std::string* error) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = std::string("socket: ") + std::strerror(errno);
-    return false;
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "latchctl: %s\n%s\n", message.c_str(), UsageLine());
+  return kExitUsage;
+}
+
+void PrintLine(const std::string& line) {
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+// One request, one answer line; an {"error":...} answer is a failure.
+Result<nlohmann::json> Ask(RoleClient& client, const std::string& request, std::string* raw) {
+  auto line = client.Request(request);
+  if (!line.ok()) return line.status();
+  *raw = *line;
+  auto j = nlohmann::json::parse(*line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::Error("unexpected answer from latchd: " + line->substr(0, 200));
   }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (FLAGS_socket.size() >= sizeof addr.sun_path) {
-    close(fd);
-    *error = "--socket: path too long";
-    return false;
+  if (auto it = j.find("error"); it != j.end()) {
+    return Status::Error("latchd refused \"" + request + "\": " +
+                         (it->is_string() ? it->get<std::string>() : it->dump()));
   }
-  std::strncpy(addr.sun_path, FLAGS_socket.c_str(), sizeof addr.sun_path - 1);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    *error = "cannot reach latchd at " + FLAGS_socket + ": " + std::strerror(errno);
-    close(fd);
-    return false;
+  return j;
+}
+
+std::string WatchText(const ClientStatus& s) {
+  return std::string(RoleName(s.role)) + " epoch=" + std::to_string(s.epoch) +
+         " leader=" + OrDash(s.leader_id);
+}
+
+int CmdStatus(const CliOptions& o, RoleClient& client) {
+  std::string raw;
+  auto j = Ask(client, "status", &raw);
+  if (!j.ok()) return Fail(kExitFailed, j.status().message());
+  auto st = ParseStatusLine(raw);
+  if (!st.ok()) return Fail(kExitFailed, st.status().message());
+  PrintLine(o.json ? raw : std::string(RoleName(st->role)));
+  return kExitOk;
+}
+
+int CmdIsActive(const CliOptions& o, RoleClient& client) {
+  auto line = client.Request("status");
+  if (!line.ok()) {
+    if (o.json) PrintLine(nlohmann::json{{"error", line.status().message()}}.dump());
+    return kExitFailed;
   }
-  std::string line = request + "\n";
-  if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-    *error = "cannot send to latchd at " + FLAGS_socket + ": " + std::strerror(errno);
-    close(fd);
-    return false;
-  }
-  response->clear();
-  char buf[4096];
-  while (response->find('\n') == std::string::npos) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      *error = n == 0 ? "latchd closed the connection" : "no answer from latchd: " + std::string(std::strerror(errno));
-      close(fd);
-      return false;
+  if (o.json) PrintLine(*line);
+  auto st = ParseStatusLine(*line);
+  // ACTIVE with a lease left when the agent answered (the agent never says
+  // ACTIVE without one; a 0 would mean it lapses within the millisecond).
+  return st.ok() && st->role == Role::kActive && st->lease_ms > 0 ? kExitOk : kExitFailed;
+}
+
+int CmdWatch(const CliOptions& o) {
+  using client_internal::LineSocket;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
+  auto conn = LineSocket::Connect(o.socket);
+  if (!conn.ok()) return Fail(kExitFailed, conn.status().message());
+  LineSocket sock = std::move(conn).value();
+  Status sent = sock.SendLine("watch", deadline);
+  if (!sent.ok()) return Fail(kExitFailed, sent.message());
+  bool first = true;
+  while (true) {
+    LineSocket::ReadEnd why;
+    auto until = first ? deadline : std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    auto line = sock.ReadLine(until, -1, &why);
+    if (why == LineSocket::ReadEnd::kTimeout && !first) continue;
+    if (!line.ok()) {
+      if (why == LineSocket::ReadEnd::kTimeout) {
+        return Fail(kExitFailed, "no answer from latchd at " + o.socket + " within " +
+                                     std::to_string(o.timeout_ms) + " ms");
+      }
+      return Fail(kExitFailed, line.status().message());
     }
-    response->append(buf, n);
+    auto st = ParseStatusLine(*line);
+    if (!st.ok()) {
+      if (first) return Fail(kExitFailed, st.status().message());
+      continue;  // not a status line: nothing to print
+    }
+    first = false;
+    PrintLine(o.json ? *line : WatchText(*st));
   }
-  response->resize(response->find('\n'));
-  close(fd);
-  return true;
+}
+
+int CmdLeader(const CliOptions& o, RoleClient& client) {
+  std::string raw;
+  auto j = Ask(client, "leader", &raw);
+  if (!j.ok()) return Fail(kExitFailed, j.status().message());
+  if (o.json) {
+    PrintLine(raw);
+    return kExitOk;
+  }
+  auto str = [&](const char* key) {
+    auto it = j->find(key);
+    return it != j->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto ep = j->find("epoch");
+  int64_t epoch = ep != j->end() && ep->is_number_integer() ? ep->get<int64_t>() : 0;
+  PrintLine("id=" + OrDash(str("id")) + " address=" + OrDash(str("address")) +
+            " epoch=" + std::to_string(epoch));
+  return kExitOk;
+}
+
+int CmdParticipants(const CliOptions& o, RoleClient& client) {
+  std::string raw;
+  auto j = Ask(client, "participants", &raw);
+  if (!j.ok()) return Fail(kExitFailed, j.status().message());
+  auto it = j->find("participants");
+  if (it == j->end() || !it->is_array()) {
+    return Fail(kExitFailed, "unexpected answer from latchd: " + raw.substr(0, 200));
+  }
+  if (o.json) {
+    PrintLine(raw);
+    return kExitOk;
+  }
+  for (const auto& p : *it) PrintLine(p.is_string() ? p.get<std::string>() : p.dump());
+  return kExitOk;
+}
+
+int CmdYield(const CliOptions& o, RoleClient& client) {
+  std::string raw;
+  auto j = Ask(client, "yield", &raw);
+  if (!j.ok()) return Fail(kExitFailed, j.status().message());
+  if (o.json) {
+    PrintLine(raw);
+    return kExitOk;
+  }
+  auto role = j->find("role");
+  PrintLine("yielded; role now " +
+            (role != j->end() && role->is_string() ? role->get<std::string>() : "unknown"));
+  return kExitOk;
+}
+
+int CmdAck(const CliOptions& o, RoleClient& client) {
+  const std::string& text = o.args[0];
+  int64_t epoch = 0;
+  size_t used = 0;
+  bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  if (digits && text.size() <= 18) epoch = std::stoll(text, &used);
+  if (!digits || used != text.size() || epoch <= 0) {
+    return Usage("ack: EPOCH must be a positive integer, got \"" + text.substr(0, 40) + "\"");
+  }
+  std::string raw;
+  auto j = Ask(client, "ack " + std::to_string(epoch), &raw);
+  if (!j.ok()) return Fail(kExitFailed, j.status().message());
+  auto ok = j->find("ok");
+  if (ok == j->end() || !ok->is_boolean() || !ok->get<bool>()) {
+    return Fail(kExitFailed, "unexpected answer from latchd: " + raw.substr(0, 200));
+  }
+  PrintLine(o.json ? raw : "ok");
+  return kExitOk;
+}
+
+int CmdDigest(const CliOptions& o) {
+  auto id = DigestIdFromCredentials(o.args[0]);
+  if (!id.ok()) return Usage("digest: " + id.status().message());
+  PrintLine(*id);
+  return kExitOk;
+}
+
+int Run(int argc, char** argv) {
+  auto parsed = ParseArgs(argc, argv);
+  if (!parsed.ok()) return Usage(parsed.status().message());
+  const CliOptions& o = *parsed;
+  if (o.help || o.command == "help") {
+    std::fputs(HelpText(), stdout);
+    return kExitOk;
+  }
+  if (o.command.empty()) return Usage("no command given");
+
+  struct Spec {
+    const char* name;
+    size_t nargs;
+    const char* args;
+  };
+  static const Spec kSpecs[] = {
+      {"status", 0, ""},        {"is-active", 0, ""},   {"watch", 0, ""},
+      {"leader", 0, ""},        {"participants", 0, ""}, {"yield", 0, ""},
+      {"ack", 1, " EPOCH"},     {"digest", 1, " USER:PASSWORD"},
+      {"find-active", 0, " --servers=URL,URL,..."},
+  };
+  const Spec* spec = nullptr;
+  for (const auto& s : kSpecs) {
+    if (o.command == s.name) spec = &s;
+  }
+  if (spec == nullptr) return Usage("unknown command \"" + o.command.substr(0, 40) + "\"");
+  if (o.command == "find-active") return FindActive(o);
+  if (o.args.size() != spec->nargs) {
+    return Usage(spec->nargs == 0
+                     ? std::string(spec->name) + " takes no arguments"
+                     : std::string(spec->name) + " takes exactly one argument:" + spec->args);
+  }
+  if (o.command == "digest") return CmdDigest(o);
+  if (o.command == "watch") return CmdWatch(o);
+
+  RoleClient client(o.socket, RoleClientOptions{std::chrono::milliseconds(o.timeout_ms)});
+  if (o.command == "status") return CmdStatus(o, client);
+  if (o.command == "is-active") return CmdIsActive(o, client);
+  if (o.command == "leader") return CmdLeader(o, client);
+  if (o.command == "participants") return CmdParticipants(o, client);
+  if (o.command == "yield") return CmdYield(o, client);
+  return CmdAck(o, client);
 }
 
 }  // namespace
+}  // namespace latchctl
+}  // namespace latchd
 
-int main(int argc, char** argv) {
-  gflags::SetUsageMessage("status | digest USER:PASSWORD  [--socket=PATH]");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  if (argc < 2) return Fail(2, "usage: latchctl status | digest USER:PASSWORD [--socket=PATH]");
-  std::string cmd = argv[1];
-  if (cmd == "digest") {
-    if (argc != 3) return Fail(2, "usage: latchctl digest USER:PASSWORD");
-    auto id = latchd::DigestIdFromCredentials(argv[2]);
-    if (!id.ok()) return Fail(2, "digest: " + id.status().message());
-    std::printf("%s\n", id->c_str());
-    return 0;
-  }
-  if (cmd == "status") {
-    if (argc != 2) return Fail(2, "usage: latchctl status [--socket=PATH]");
-    std::string response, error;
-    if (!Ask("status", &response, &error)) return Fail(1, error);
-    auto j = nlohmann::json::parse(response, nullptr, false);
-    if (j.is_discarded() || !j.contains("role")) return Fail(1, "unexpected answer: " + response);
-    std::printf("%s\n", j["role"].get<std::string>().c_str());
-    return 0;
-  }
-  return Fail(2, "unknown command \"" + cmd + "\" (status, digest)");
-}
+int main(int argc, char** argv) { return latchd::latchctl::Run(argc, argv); }

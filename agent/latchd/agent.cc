@@ -10,6 +10,7 @@
 #include <glog/logging.h>
 
 #include "lib/api/protocol.h"
+#include "lib/api/session_file.h"
 #include "lib/api/status_json.h"
 #include "lib/util/uuid.h"
 #include "lib/zk/acl.h"
@@ -70,6 +71,25 @@ Status Agent::Start() {
   // timed-out hook is a failed hook), with a second of slack here.
   lc.activation_timeout = lc.require_ack ? Duration(config_.activation_ack_timeout)
                                          : config_.on_transition_timeout + std::chrono::seconds(1);
+  // A record left by a previous run of this agent (killed, restarted by
+  // systemd): resume its session so a restart is not a failover.
+  std::optional<ZkSessionCredentials> resume;
+  session_file_ = SessionFilePath(config_.socket_path);
+  if (!session_file_.empty()) {
+    auto record = ReadSessionRecord(session_file_);
+    if (record.ok() && record->id == config_.id && record->zk_connect == config_.zk_connect &&
+        record->zk_root == config_.zk_root) {
+      LOG(INFO) << "found session " << SessionIdHex(record->session_id) << " of a previous run in "
+                << session_file_ << "; trying to resume it";
+      resume = ZkSessionCredentials{record->session_id, record->password};
+      lc.resume_session = record->session_id;
+      lc.resume_node = record->node;
+    } else if (record.ok()) {
+      LOG(INFO) << "ignoring " << session_file_ << ": it belongs to another configuration";
+    } else if (access(session_file_.c_str(), F_OK) == 0) {
+      LOG(WARNING) << record.status().message() << "; starting a new session";
+    }
+  }
   core_ = std::make_unique<LatchCore>(lc);
   metrics_.SetRole(Role::kPassive);
 
@@ -128,6 +148,7 @@ Status Agent::Start() {
   zo.session_timeout = config_.session_timeout;
   zo.acl = AclForCreate(config_.acl);
   zo.auth = config_.auth;
+  zo.resume = resume;
   ZkClientCallbacks zc;
   zc.post = [this](std::function<void()> fn) { loop_->Post(std::move(fn)); };
   zc.on_session = [this](ZkSessionEvent e, ZkSessionInfo info) { OnSession(e, info); };
@@ -202,6 +223,7 @@ void Agent::OnSession(ZkSessionEvent event, ZkSessionInfo info) {
       if (!connected_ && info.session_id == last_session_) metrics_.OnReconnect();
       connected_ = true;
       last_session_ = info.session_id;
+      session_password_ = info.password;
       metrics_.SetZkConnected(true);
       Feed(SessionUpEvent{info.session_id, info.negotiated_timeout});
       break;
@@ -226,7 +248,25 @@ std::vector<Action> Agent::Feed(const Event& event) {
   std::vector<Action> actions = core_->Handle(event, clock_.Now());
   Apply(actions);
   ArmTimer();
+  RecordSession();
   return actions;
+}
+
+// Keeps the session record in step with the session and the own node.
+void Agent::RecordSession() {
+  if (session_file_.empty() || finished_ || stop_requested_) return;
+  CoreStatus s = core_->StatusAt(clock_.Now());
+  if (s.session_id == 0 || session_password_.empty()) return;
+  std::pair<int64_t, std::string> now{s.session_id, s.own_node};
+  if (now == recorded_) return;
+  Status w = WriteSessionRecord(session_file_, SessionRecord{s.session_id, session_password_, s.own_node,
+                                                             config_.id, config_.zk_connect,
+                                                             config_.zk_root});
+  if (!w.ok()) {
+    LOG(WARNING) << w.message() << " (a restart will start a new session)";
+    return;
+  }
+  recorded_ = now;
 }
 
 void Agent::Apply(const std::vector<Action>& actions) {
@@ -250,6 +290,7 @@ void Agent::Apply(const std::vector<Action>& actions) {
     } else if (std::get_if<FinishedAction>(&action)) {
       finished_ = true;
       zk_->Close();
+      RemoveSessionRecord(session_file_);
       LOG(INFO) << "stopped";
       loop_->Stop();
     }

@@ -52,6 +52,7 @@ class Agent {
   void BroadcastToWatchers(const RoleChangeAction& change);
   void ReplyLine(LineConn& conn, std::string_view command, const std::string& line, bool ok);
   void OpenSession();
+  void RecordSession();
 
   AgentConfig config_;
   SteadyClock clock_;
@@ -71,6 +72,9 @@ class Agent {
   bool ever_connected_ = false;
   bool connected_ = false;
   int64_t last_session_ = 0;
+  std::string session_password_;
+  std::string session_file_;
+  std::pair<int64_t, std::string> recorded_{0, ""};
   std::set<LineConn*> watchers_;
 };
 

@@ -149,6 +149,19 @@ void LatchCore::OnSessionUp(const SessionUpEvent& e) {
       return;
     }
     if (!orphan_uuids_.empty()) Send(Request(ZkRequestKind::kGetChildren, latch_path_), Purpose::kOrphanList);
+    if (e.session_id == config_.resume_session && !config_.resume_node.empty()) {
+      // A restarted agent got its session back: its node (and the epoch) may
+      // still be there. The listing and the owner check decide, as always.
+      config_.resume_session = 0;
+      ++gen_;
+      own_node_ = config_.resume_node;
+      phase_ = Phase::kJoined;
+      Log(LogAction::kInfo, "resumed ZooKeeper session " + Hex(session_id_) + " with latch node " +
+                                own_node_);
+      SendRenew();
+      SendList();
+      return;
+    }
     StartJoin();
     return;
   }
@@ -447,7 +460,7 @@ void LatchCore::OnList(const ZkResult& r) {
     }
   }
   if (own == nodes.begin()) {
-    if (!leader_) {
+    if (!leader_ && !InFlight(Purpose::kVerifyOwner)) {
       ZkRequest verify = Request(ZkRequestKind::kGetData, OwnPath());
       verify.watch = true;  // learn at once if the own node is deleted
       Send(std::move(verify), Purpose::kVerifyOwner, own_node_);
@@ -498,6 +511,7 @@ void LatchCore::OnWatch(const ZkWatchEvent& w) {
       ZkRequest asi = Request(ZkRequestKind::kGetData, asi_path_);
       asi.watch = true;
       Send(std::move(asi), Purpose::kAddressGet);
+      SendList();  // a new leader publishes it: learn who leads now
     }
     return;
   }
@@ -760,6 +774,9 @@ void LatchCore::OnTick() {
   if (needs_resync_ && connected_) Resync();
   if (connected_ && phase_ == Phase::kJoined && now_ >= next_renew_) {
     SendRenew();
+    // Only the predecessor is watched, so an agent further back learns of a
+    // new leader (and the participants) from this periodic listing.
+    SendList();
     if (!leader_ && leader_info_.address.empty() && !leader_node_.empty()) {
       ZkRequest asi = Request(ZkRequestKind::kGetData, asi_path_);
       asi.watch = true;

@@ -56,6 +56,10 @@ struct LatchConfig {
   bool require_hook = false;      // a successful HookDoneEvent for BECOMING_ACTIVE of the epoch
   Duration activation_timeout = std::chrono::seconds(30);
   std::function<std::string()> new_uuid;  // 36-char lowercase UUIDs
+  // After a restart: if the first session is this resumed one, the latch node
+  // recorded for it is taken back (checked like any other) instead of joining anew.
+  int64_t resume_session = 0;
+  std::string resume_node;
 };
 
 // ---- Events --------------------------------------------------------------

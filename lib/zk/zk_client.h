@@ -27,6 +27,13 @@ namespace latchd {
 struct ZkSessionInfo {
   int64_t session_id = 0;
   std::chrono::milliseconds negotiated_timeout{0};
+  std::string password;  // the session password (binary, 16 bytes); a secret
+};
+
+// A session to resume instead of creating a new one (after a restart).
+struct ZkSessionCredentials {
+  int64_t session_id = 0;
+  std::string password;
 };
 
 struct ZkClientCallbacks {
@@ -45,6 +52,10 @@ struct ZkClientOptions {
   std::chrono::milliseconds session_timeout{10000};
   std::vector<ZkAclEntry> acl;               // applied to every created node
   std::optional<std::pair<std::string, std::string>> auth;  // scheme, auth
+  // Used by the first Open() only: ask the server to resume this session. If
+  // it is gone, the server answers with an expiry and the next Open() starts
+  // a new session.
+  std::optional<ZkSessionCredentials> resume;
 };
 
 class ZkClient {

@@ -292,6 +292,7 @@ void GlobalWatcher(zhandle_t* zh, int type, int state, const char* path, void* c
     event = ZkSessionEvent::kConnected;
     const clientid_t* id = zoo_client_id(zh);
     info.session_id = id != nullptr ? id->client_id : 0;
+    if (id != nullptr) info.password.assign(id->passwd, sizeof id->passwd);
     info.negotiated_timeout = std::chrono::milliseconds(zoo_recv_timeout(zh));
   } else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE) {
     event = ZkSessionEvent::kConnecting;
@@ -419,9 +420,17 @@ class ZookeeperClient final : public ZkClient {
     shared_->current_generation.store(generation, std::memory_order_release);
     const int flags = VLOG_IS_ON(1) ? 0 : ZOO_NO_LOG_CLIENTENV;
     errno = 0;
+    clientid_t resume{};
+    const clientid_t* clientid = nullptr;
+    if (options_.resume.has_value() && options_.resume->password.size() == sizeof resume.passwd) {
+      resume.client_id = options_.resume->session_id;
+      std::memcpy(resume.passwd, options_.resume->password.data(), sizeof resume.passwd);
+      clientid = &resume;
+    }
+    options_.resume.reset();  // only the first session is resumed
     zhandle_t* zh = zookeeper_init2(options_.connect.c_str(), GlobalWatcher,
                                     static_cast<int>(options_.session_timeout.count()),
-                                    /*clientid=*/nullptr, handle, flags, LogToGlog);
+                                    clientid, handle, flags, LogToGlog);
     if (zh == nullptr) {
       const int err = errno;
       shared_->current_generation.store(kNoHandle, std::memory_order_release);
@@ -558,7 +567,7 @@ class ZookeeperClient final : public ZkClient {
     });
   }
 
-  const ZkClientOptions options_;
+  ZkClientOptions options_;  // resume is cleared after the first Open()
   const std::shared_ptr<Shared> shared_;
   std::vector<struct ACL> acl_entries_;  // points into options_.acl
   struct ACL_vector acl_ = {};

@@ -786,7 +786,7 @@ class Agent:
             return None
 
     def latchctl(self, *args, timeout=10.0):
-        """Runs latchctl with --socket pointing at this agent (unless args name one)."""
+        """Runs latchctl; for `status` adds --socket=<this agent's socket> unless given."""
         argv = [latchctl_path()] + list(args)
         if not any(a.startswith("--socket") for a in args) and args and args[0] == "status":
             argv.append("--socket=%s" % self.socket_path)

@@ -47,16 +47,23 @@ class CuratorInteropTest(harness.LatchdTestCase):
         return [p[1] for p in self.sh.latch_participants(self.latch)]
 
     def latchd_view(self, agent):
-        """latchd's own participant list (the socket's `participants`: latch node names in
-        order, as of its last listing), or None if the socket does not offer it."""
+        """latchd's own participant list (the socket's `participants`, as of its last listing)
+        as latch node names, or None if the socket does not offer it. Understands
+        {"nodes":[{"id","node"}...]} and {"participants":[node names]}."""
         try:
             doc = json.loads(harness.unix_request(agent.socket_path, "participants"))
         except (OSError, ValueError):
             return None
-        names = doc.get("participants") if isinstance(doc, dict) else None
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        if not isinstance(doc, dict):
             return None
-        return names
+        nodes = doc.get("nodes")
+        if isinstance(nodes, list) and all(isinstance(n, dict) and "node" in n for n in nodes):
+            return [n["node"] for n in nodes]
+        names = doc.get("participants")
+        if isinstance(names, list) and all(isinstance(n, str) and "latch-" in n
+                                           for n in names):
+            return names
+        return None
 
     def check_agreement(self, curator, agents, leader_id):
         order = self.zk_order()

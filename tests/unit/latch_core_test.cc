@@ -554,3 +554,81 @@ TEST(ActivationTest, ParticipantsAreListedByIdInLatchOrder) {
 
 }  // namespace
 }  // namespace latchd
+
+namespace latchd {
+namespace {
+
+TEST(LeaderViewTest, AgentsFurtherBackLearnTheNewLeader) {
+  SimCluster c(3);
+  for (int i = 0; i < 3; ++i) c.Start(i);
+  c.Advance(std::chrono::seconds(1));
+  c.Stop(0);
+  c.Advance(std::chrono::seconds(2));  // two renewal intervals
+  ASSERT_EQ(c.RoleOf(1), Role::kActive);
+  int64_t epoch = c.agent(1).core->StatusAt(c.now()).epoch;
+  auto s = c.agent(2).core->StatusAt(c.now());
+  EXPECT_EQ(s.leader.id, "host1");
+  EXPECT_EQ(s.leader.epoch, epoch);
+  EXPECT_EQ(s.leader.address, "http://host1:21000");
+  EXPECT_EQ(s.participants, 2);
+  EXPECT_EQ(c.agent(1).core->StatusAt(c.now()).participants, 2);
+}
+
+}  // namespace
+}  // namespace latchd
+
+namespace latchd {
+namespace {
+
+TEST(ResumeTest, ARestartedAgentTakesBackItsNodeAndEpoch) {
+  SimCluster c(2);
+  c.Start(0);
+  c.Start(1);
+  auto before = c.agent(0).core->StatusAt(c.now());
+  ASSERT_EQ(before.role, Role::kActive);
+  int64_t session = c.agent(0).session;
+  c.Crash(0);  // the process dies; its session lives on in ZooKeeper
+  // A new process with the recorded session and node.
+  LatchConfig cfg = c.agent(0).core->config();
+  cfg.resume_session = session;
+  cfg.resume_node = before.own_node;
+  LatchCore core(cfg);
+  MonoTime now = c.now() + std::chrono::milliseconds(500);
+  std::vector<Action> pending = core.Handle(SessionUpEvent{session, c.timeout()}, now);
+  for (int round = 0; round < 20 && !pending.empty(); ++round) {
+    std::vector<Action> next;
+    for (auto& a : pending) {
+      if (auto* send = std::get_if<SendAction>(&a)) {
+        EXPECT_FALSE(send->request.kind == ZkRequestKind::kCreate &&
+                     send->request.path.rfind(kLatch, 0) == 0)
+            << "no new latch node: " << send->request.path;
+        auto more = core.Handle(ResultEvent{c.zk().Apply(session, send->request, now)}, now);
+        next.insert(next.end(), more.begin(), more.end());
+      }
+    }
+    pending = std::move(next);
+  }
+  EXPECT_EQ(core.RoleAt(now), Role::kActive);
+  EXPECT_EQ(core.StatusAt(now).epoch, before.epoch);
+  EXPECT_EQ(c.zk().Children(kLatch).size(), 2u);
+}
+
+TEST(ResumeTest, AnExpiredRecordedSessionJoinsAnew) {
+  SimCluster c(1);
+  LatchConfig cfg;
+  cfg.id = "host0";
+  cfg.new_uuid = [] { return std::string("22222222-2222-4222-8222-222222222222"); };
+  cfg.resume_session = 0x9999;  // long gone
+  cfg.resume_node = "_c_33333333-3333-4333-8333-333333333333-latch-0000000007";
+  LatchCore core(cfg);
+  int64_t fresh = c.zk().NewSession(std::chrono::seconds(10), c.now());
+  auto actions = core.Handle(SessionUpEvent{fresh, std::chrono::seconds(10)}, c.now());
+  bool creates = false;
+  for (auto& a : actions) {
+    if (auto* send = std::get_if<SendAction>(&a)) creates |= send->request.kind == ZkRequestKind::kCreate;
+  }
+  EXPECT_TRUE(creates);
+}
+
+}  // namespace
+}  // namespace latchd
