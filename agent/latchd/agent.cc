@@ -1,11 +1,15 @@
 #include "agent/latchd/agent.h"
 
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <ctime>
 
 #include <glog/logging.h>
 
@@ -52,6 +56,7 @@ Agent::~Agent() {
   http_.reset();
   zk_.reset();
   if (signal_fd_ >= 0) close(signal_fd_);
+  if (journal_fd_ >= 0) close(journal_fd_);
 }
 
 Status Agent::Start() {
@@ -103,6 +108,12 @@ Status Agent::Start() {
   Status watched = loop_->Watch(signal_fd_, EPOLLIN, [this](uint32_t) { OnSignal(); });
   if (!watched.ok()) return watched;
 
+  if (!config_.journal.empty()) {
+    journal_fd_ = open(config_.journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (journal_fd_ < 0) {
+      return Status::Error("--journal: cannot open " + config_.journal + ": " + std::strerror(errno));
+    }
+  }
   if (!config_.socket_path.empty()) {
     LineServerOptions options;
     options.path = config_.socket_path;
@@ -308,6 +319,24 @@ void Agent::OnRoleChange(const RoleChangeAction& change) {
     metrics_.ObserveActivation(std::chrono::duration<double>(now - becoming_active_at_).count());
   }
   BroadcastToWatchers(change);
+  if (journal_fd_ >= 0) {
+    // One line per change with the monotonic time of the change, so journals
+    // of agents on one host can be merged and compared with an observer.
+    timespec mono{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    std::string line =
+        nlohmann::json{{"mono_ns", static_cast<int64_t>(mono.tv_sec) * 1000000000 + mono.tv_nsec},
+                       {"wall_ms", WallNowMs()},
+                       {"id", config_.id},
+                       {"from", std::string(RoleName(change.from))},
+                       {"to", std::string(RoleName(change.to))},
+                       {"epoch", change.epoch},
+                       {"reason", change.reason}}
+            .dump() + "\n";
+    if (write(journal_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+      LOG(WARNING) << "--journal: write to " << config_.journal << " failed";
+    }
+  }
   if (hooks_) {
     CoreStatus s = core_->StatusAt(now);
     hooks_->Enqueue(HookJob{change.from, change.to, change.epoch, config_.id, s.leader.id,

@@ -67,6 +67,7 @@ class Agent {
   EventLoop::TimerId timer_ = 0;
   MonoTime timer_at_{};
   int signal_fd_ = -1;
+  int journal_fd_ = -1;
   bool finished_ = false;
   bool stop_requested_ = false;
   bool ever_connected_ = false;

@@ -23,6 +23,7 @@ DEFINE_string(on_transition, "", "Executable run on every role change (new role,
 DEFINE_int64(on_transition_timeout_ms, 30000, "Time limit of one --on_transition run");
 DEFINE_string(socket_mode, "0660", "Permissions of the Unix socket (octal)");
 DEFINE_string(socket_group, "", "Group of the Unix socket (the co-located server's group)");
+DEFINE_string(journal, "", "Append every role change as a JSON line (monotonic and wall time) to this file");
 
 namespace latchd {
 namespace {
@@ -99,6 +100,7 @@ Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv) {
   raw.on_transition_timeout_ms = FLAGS_on_transition_timeout_ms;
   raw.socket_mode = FLAGS_socket_mode;
   raw.socket_group = FLAGS_socket_group;
+  raw.journal = FLAGS_journal;
   return ValidateFlags(raw);
 }
 

@@ -152,6 +152,7 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
     c.socket_mode = mode;
   }
   c.socket_group = f.socket_group;
+  c.journal = f.journal;
   if (!f.zk_auth_file.empty()) {
     auto auth = ReadAuthFile(f.zk_auth_file);
     if (!auth.ok()) {

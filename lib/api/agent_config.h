@@ -33,6 +33,7 @@ struct RawFlags {
   int64_t on_transition_timeout_ms = 30000;
   std::string socket_mode = "0660";
   std::string socket_group;
+  std::string journal;
 };
 
 struct AgentConfig {
@@ -51,6 +52,7 @@ struct AgentConfig {
   std::chrono::milliseconds on_transition_timeout{30000};
   unsigned socket_mode = 0660;
   std::string socket_group;
+  std::string journal;          // empty: no journal file
 };
 
 Result<AgentConfig> ValidateFlags(const RawFlags& flags);

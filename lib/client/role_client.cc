@@ -180,6 +180,7 @@ struct RoleClient::Impl {
   bool watch_failed = false;    // EOF/error seen; the monitor will close it
   uint64_t watch_lines = 0;     // lines read on watch connections, ever
   Role role = Role::kPassive;   // newest line read on either connection
+  int64_t trusted_epoch = 0;    // epoch of the answer that set trusted_until
   SteadyTime trusted_until{};   // see the header's rule 3; {} = no trust
   bool poll_outstanding = false;
   SteadyTime poll_sent{};
@@ -213,7 +214,7 @@ void RoleClient::Impl::ApplyWatchLineLocked(const std::string& line) {
   role = st->role;
   // A pushed line is not an answer to a request we timed, so it never extends
   // trust; it only takes it away. An ACTIVE push asks for a timed `status`.
-  if (role != Role::kActive) trusted_until = SteadyTime{};
+  if (role != Role::kActive || st->epoch != trusted_epoch) trusted_until = SteadyTime{};
   poll_now = true;
 }
 
@@ -348,6 +349,7 @@ void RoleClient::Impl::MonitorLoop() {
         }
         role = st->role;
         trusted_until = poll_sent + milliseconds(st->lease_ms);
+        trusted_epoch = st->epoch;
         next_poll = got + PollInterval(st->role, st->lease_ms);
         SettleLocked();
       }
@@ -421,23 +423,22 @@ Result<ClientStatus> RoleClient::Status() {
   return ParseStatusLine(*line);
 }
 
-bool RoleClient::IsActive() {
-  if (impl_->stop_fd < 0 || impl_->kick_fd < 0) return false;  // eventfd failed
-  if (impl_->stopping.load()) return false;
+bool RoleClient::IsActive() { return ActiveEpoch().has_value(); }
+
+std::optional<int64_t> RoleClient::ActiveEpoch() {
+  if (impl_->stop_fd < 0 || impl_->kick_fd < 0) return std::nullopt;  // eventfd failed
+  if (impl_->stopping.load()) return std::nullopt;
   impl_->StartMonitorAndSettle();
-  SteadyTime now;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->DrainWatchLocked();
-    now = Now();
-    if (!impl_->watch.is_open() || impl_->watch_failed || !impl_->watch_ready) return false;
-    if (impl_->role != Role::kActive) return false;
-    if (now >= impl_->trusted_until) return false;
-    if (impl_->poll_outstanding && now - impl_->poll_sent >= impl_->options.deadline) {
-      return false;
-    }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->DrainWatchLocked();  // first: a pushed change must not be missed
+  SteadyTime now = Now();
+  if (!impl_->watch.is_open() || impl_->watch_failed || !impl_->watch_ready) return std::nullopt;
+  if (impl_->role != Role::kActive) return std::nullopt;
+  if (now >= impl_->trusted_until) return std::nullopt;
+  if (impl_->poll_outstanding && now - impl_->poll_sent >= impl_->options.deadline) {
+    return std::nullopt;
   }
-  return true;
+  return impl_->trusted_epoch;
 }
 
 void RoleClient::Watch(std::function<void(const ClientStatus&)> callback) {

@@ -45,6 +45,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -108,6 +109,10 @@ class RoleClient {
   // waits (at most the deadline) for its first answer; later calls take a
   // mutex and make one non-blocking recv(): microseconds, no round trip.
   bool IsActive();
+  // Same rule as IsActive(); when ACTIVE, the epoch of the status answer that
+  // makes it so (use it as the fencing token of writes done now), else nullopt.
+  // IsActive() == ActiveEpoch().has_value().
+  std::optional<int64_t> ActiveEpoch();
 
   // Starts a background thread that connects, sends `watch` and calls
   // `callback` for every status line, in order: the current status at once,

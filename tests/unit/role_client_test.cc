@@ -360,6 +360,7 @@ TEST_F(RoleClientTest, IsActiveWhenTheAgentSaysActiveWithALease) {
   RoleClient client(path_);
   // The first call waits for the monitor's first answer.
   EXPECT_TRUE(client.IsActive());
+  EXPECT_EQ(client.ActiveEpoch(), std::optional<int64_t>(7));
   // And it stays so while the agent keeps answering (several poll rounds).
   auto end = Clock::now() + milliseconds(1200);
   while (Clock::now() < end) {
@@ -437,8 +438,9 @@ TEST_F(RoleClientTest, PushedRoleChangeIsSeenByTheVeryNextCall) {
     ASSERT_FALSE(client.IsActive()) << "round " << i;
     fake.Set(Role::kBecomingActive, 5000);
     ASSERT_FALSE(client.IsActive()) << "round " << i;
-    fake.Set(Role::kActive, 5000);
+    fake.Set(Role::kActive, 5000, 8 + i);
     ASSERT_TRUE(WaitFor([&] { return client.IsActive(); }, milliseconds(2000))) << "round " << i;
+    EXPECT_EQ(client.ActiveEpoch(), std::optional<int64_t>(8 + i));
   }
 }
 
