@@ -126,6 +126,11 @@ struct RoleClient::Impl {
       stopping.store(true);
     }
     if (stop_fd >= 0) Signal(stop_fd);
+    {
+      // Releases a first IsActive() waiting in a Watch callback.
+      std::lock_guard<std::mutex> lock(mu);
+      SettleLocked();
+    }
     std::vector<std::thread> threads;
     {
       std::lock_guard<std::mutex> lock(watchers_mu);
