@@ -9,7 +9,8 @@ packages=(
   libzookeeper-mt-dev libgflags-dev libgoogle-glog-dev prometheus-cpp-dev nlohmann-json3-dev
   libssl-dev libgtest-dev libgmock-dev
   zookeeper libcurator-recipes-java default-jdk-headless
-  python3 curl netcat-openbsd
+  python3 curl netcat-openbsd socat
+  haproxy prometheus
 )
 
 missing=()
