@@ -142,7 +142,11 @@ int CmdParticipants(const CliOptions& o, RoleClient& client) {
     PrintLine(raw);
     return kExitOk;
   }
-  for (const auto& p : *it) PrintLine(p.is_string() ? p.get<std::string>() : p.dump());
+  // Ids in latch order; "-" for one the agent has not read yet.
+  for (const auto& p : *it) {
+    std::string id = p.is_string() ? p.get<std::string>() : p.dump();
+    PrintLine(id.empty() ? "-" : id);
+  }
   return kExitOk;
 }
 

@@ -32,19 +32,6 @@ int64_t WallNowMs() {
 const char* kText = "text/plain; charset=utf-8";
 const char* kJson = "application/json";
 
-std::string_view CommandName(Command c) {
-  switch (c) {
-    case Command::kStatus: return "status";
-    case Command::kWatch: return "watch";
-    case Command::kAck: return "ack";
-    case Command::kYield: return "yield";
-    case Command::kLeader: return "leader";
-    case Command::kParticipants: return "participants";
-    case Command::kHelp: return "help";
-  }
-  return "other";
-}
-
 }  // namespace
 
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {}

@@ -63,6 +63,19 @@ Result<ProtocolRequest> ParseRequestLine(std::string_view line) {
   return Status::Error("unknown command \"" + shown + "\"; try \"help\"");
 }
 
+std::string_view CommandName(Command command) {
+  switch (command) {
+    case Command::kStatus: return "status";
+    case Command::kWatch: return "watch";
+    case Command::kAck: return "ack";
+    case Command::kYield: return "yield";
+    case Command::kLeader: return "leader";
+    case Command::kParticipants: return "participants";
+    case Command::kHelp: return "help";
+  }
+  return "other";
+}
+
 const char* ProtocolHelp() {
   return "status: this agent's role, epoch, leader, lease and ZooKeeper session; "
          "watch: status now, then a line per change; "

@@ -24,6 +24,9 @@ struct ProtocolRequest {
 // control characters.
 Result<ProtocolRequest> ParseRequestLine(std::string_view line);
 
+// The command's word as sent on the wire ("status", "ack", ...).
+std::string_view CommandName(Command command);
+
 // The `help` text: one line per command.
 const char* ProtocolHelp();
 

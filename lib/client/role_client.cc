@@ -96,6 +96,7 @@ Result<ClientStatus> ParseStatusLine(std::string_view line) {
   s.lease_ms = std::max<int64_t>(0, IntOr(j, "lease_ms"));
   s.since_ms = IntOr(j, "since");
   s.participants = IntOr(j, "participants");
+  s.reason = StringOr(j, "reason");
   if (auto it = j.find("leader"); it != j.end() && it->is_object()) {
     s.leader_id = StringOr(*it, "id");
     s.leader_address = StringOr(*it, "address");
@@ -447,7 +448,8 @@ std::optional<int64_t> RoleClient::ActiveEpoch() {
 }
 
 void RoleClient::Watch(std::function<void(const ClientStatus&)> callback) {
-  if (!callback) return;
+  // Without its eventfd (fd exhaustion) a watcher could not be stopped promptly.
+  if (!callback || impl_->stop_fd < 0) return;
   std::lock_guard<std::mutex> lock(impl_->watchers_mu);
   if (impl_->stopping.load()) return;
   Impl* impl = impl_.get();

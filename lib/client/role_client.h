@@ -23,12 +23,13 @@
 //      however late the answer was read (even if this process was paused);
 //   4. no status request has been waiting for its answer longer than the
 //      deadline (RoleClientOptions::deadline, 2 s by default).
-//   Consequences: a crashed or stopped agent makes IsActive() false within
-//   min(lease left, deadline + poll interval); a SIGSTOPped agent the same (its
-//   lease keeps counting on CLOCK_MONOTONIC); an agent whose lease lapses is
-//   false at the lease end at the latest, even before it says so. What it cannot
-//   promise: an answer describes the instant it was computed; a change the agent
-//   has decided but not yet written to the socket (microseconds) is not seen.
+//   Consequences: an agent that exits or crashes makes the very next call
+//   false (it reads EOF); a stopped (SIGSTOP) or hung agent, within the poll
+//   interval + the deadline, and by the end of the lease it last reported at
+//   the latest (the lease keeps counting on CLOCK_MONOTONIC); a lapsed lease,
+//   at its end even if the agent has not said so. What it cannot promise: an
+//   answer describes the instant it is computed, and a change the agent has
+//   decided but not yet written to the socket (microseconds) is not seen.
 //   The background thread sends `status` every lease_ms/3 while the role is a
 //   claim (clamped to [100 ms, 1 s]) and every 1 s otherwise.
 //
@@ -72,6 +73,7 @@ struct ClientStatus {
   int64_t zk_timeout_ms = 0;   // negotiated session timeout
   int64_t since_ms = 0;        // Unix ms of the agent's last role change
   int64_t participants = 0;    // latch participants in its last listing
+  std::string reason;          // watch pushes: why the role changed; else ""
   // False only in the synthetic status Watch delivers when the agent cannot be
   // reached (then role is PASSIVE, zk_connected false, everything else empty).
   bool agent_reachable = true;
