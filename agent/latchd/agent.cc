@@ -175,7 +175,19 @@ Status Agent::Start() {
             << (lc.require_ack ? " ack_timeout=" + std::to_string(config_.activation_ack_timeout.count()) + "ms"
                                : std::string())
             << (hooks_ ? " on_transition=" + config_.on_transition : std::string());
+  // The socket and the HTTP port are bound and the session is opening: ready.
+  notifier_->Ready();
+  notifier_->Status("role PASSIVE, connecting to ZooKeeper " + config_.zk_connect);
+  if (auto interval = notifier_->WatchdogInterval()) {
+    // The first ping as soon as the loop runs, then one every interval.
+    loop_->Post([this, d = *interval] { PingWatchdog(d); });
+  }
   return Status::Ok();
+}
+
+void Agent::PingWatchdog(Duration interval) {
+  notifier_->Watchdog();
+  loop_->AddTimer(clock_.Now() + interval, [this, interval] { PingWatchdog(interval); });
 }
 
 void Agent::OpenSession() {
@@ -195,6 +207,7 @@ void Agent::RequestStop() {
   loop_->Post([this] {
     if (stop_requested_) return;
     stop_requested_ = true;
+    notifier_->Stopping();
     Feed(StopEvent{});
   });
 }
@@ -210,6 +223,7 @@ void Agent::OnSignal() {
       return;
     }
     stop_requested_ = true;
+    notifier_->Stopping();
     Feed(StopEvent{});
   }
 }
@@ -306,6 +320,9 @@ void Agent::OnRoleChange(const RoleChangeAction& change) {
     metrics_.ObserveActivation(std::chrono::duration<double>(now - becoming_active_at_).count());
   }
   BroadcastToWatchers(change);
+  std::string leader = core_->StatusAt(now).leader.id;
+  notifier_->Status(std::string(RoleName(change.to)) + " epoch " + std::to_string(change.epoch) +
+                    " leader " + (leader.empty() ? "unknown" : leader));
   if (journal_fd_ >= 0) {
     // One line per change with the monotonic time of the change, so journals
     // of agents on one host can be merged and compared with an observer.

@@ -18,6 +18,7 @@
 #include "lib/io/http_server.h"
 #include "lib/io/hook_runner.h"
 #include "lib/io/line_server.h"
+#include "lib/io/sd_notify.h"
 #include "lib/metrics/metrics.h"
 #include "lib/util/clock.h"
 #include "lib/zk/zk_client.h"
@@ -29,8 +30,9 @@ class Agent {
   explicit Agent(AgentConfig config);
   ~Agent();
 
-  // Binds the socket and HTTP port and opens the ZooKeeper session. Errors
-  // name what could not be set up (nothing has been written to ZooKeeper).
+  // Binds the socket and HTTP port and opens the ZooKeeper session, then tells
+  // systemd READY=1 (when run under Type=notify). Errors name what could not
+  // be set up (nothing has been written to ZooKeeper).
   Status Start();
   // Runs until a graceful stop finishes. Returns the process exit code.
   int Run();
@@ -52,6 +54,9 @@ class Agent {
   void BroadcastToWatchers(const RoleChangeAction& change);
   void ReplyLine(LineConn& conn, std::string_view command, const std::string& line, bool ok);
   void OpenSession();
+  // Sends WATCHDOG=1 and schedules the next ping on the loop, so a wedged loop
+  // stops the pings and systemd restarts the agent.
+  void PingWatchdog(Duration interval);
   void RecordSession();
 
   AgentConfig config_;
@@ -62,6 +67,7 @@ class Agent {
   std::unique_ptr<LineServer> socket_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HookRunner> hooks_;
+  std::unique_ptr<SystemdNotifier> notifier_ = SystemdNotifier::FromEnvironment();
   Metrics metrics_{LATCHD_VERSION};
   MonoTime becoming_active_at_{};
   EventLoop::TimerId timer_ = 0;

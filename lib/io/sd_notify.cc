@@ -2,8 +2,11 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include <glog/logging.h>
 
