@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Quick start (b): installs what is needed, builds, and runs every test (unit and integration,
-# through CTest). Long soaks are separate: bench/soak.
+# Quick start (b): installs what is needed, builds, and runs every test: unit and integration
+# tests through CTest, then the sanitizer runs (ASan+UBSan, TSan; scripts/run-sanitizers.sh;
+# LATCHD_SKIP_SANITIZERS=1 skips them). Long soaks are separate: bench/soak.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 ctest --test-dir build --output-on-failure "$@"
+if [[ "${LATCHD_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  bash scripts/run-sanitizers.sh all
+fi
