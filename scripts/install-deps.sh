@@ -10,7 +10,7 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev
   zookeeper libcurator-recipes-java default-jdk-headless
   python3 curl netcat-openbsd socat
-  haproxy prometheus libsystemd-dev dpkg-dev
+  haproxy prometheus libsystemd-dev dpkg-dev clang-14 libclang-rt-14-dev
 )
 
 missing=()

@@ -2,8 +2,11 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gflags/gflags.h>
+
+#include "lib/api/atlas_properties.h"
 
 DEFINE_string(id, "", "This participant's id (required; no ',' or '/'), e.g. the Atlas server id");
 DEFINE_string(advertise, "", "URL published in <zk_root>/active_server_info while ACTIVE");
@@ -23,6 +26,10 @@ DEFINE_string(on_transition, "", "Executable run on every role change (new role,
 DEFINE_int64(on_transition_timeout_ms, 30000, "Time limit of one --on_transition run");
 DEFINE_string(socket_mode, "0660", "Permissions of the Unix socket (octal)");
 DEFINE_string(socket_group, "", "Group of the Unix socket (the co-located server's group)");
+DEFINE_string(atlas_properties, "",
+              "Apache Atlas's atlas-application.properties: take --id, --advertise, --zk_connect, "
+              "--zk_root, --zk_session_timeout_ms and --zk_acl from its HA settings; flags given "
+              "explicitly win (docs/atlas.md)");
 DEFINE_string(journal, "", "Append every role change as a JSON line (monotonic and wall time) to this file");
 
 namespace latchd {
@@ -80,7 +87,7 @@ Status CheckKnownFlags(int argc, char** argv) {
   return Status::Ok();
 }
 
-Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv) {
+Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv, std::vector<std::string>* notes) {
   Status known = CheckKnownFlags(*argc, *argv);
   if (!known.ok()) return known;
   gflags::ParseCommandLineFlags(argc, argv, true);
@@ -101,6 +108,15 @@ Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv) {
   raw.socket_mode = FLAGS_socket_mode;
   raw.socket_group = FLAGS_socket_group;
   raw.journal = FLAGS_journal;
+  if (!FLAGS_atlas_properties.empty()) {
+    // Explicit: given on the command line or in a --flagfile, even if equal to the default.
+    auto is_explicit = [](const std::string& name) {
+      gflags::CommandLineFlagInfo info;
+      return gflags::GetCommandLineFlagInfo(name.c_str(), &info) && !info.is_default;
+    };
+    Status applied = ApplyAtlasProperties(FLAGS_atlas_properties, is_explicit, &raw, notes);
+    if (!applied.ok()) return applied;
+  }
   return ValidateFlags(raw);
 }
 

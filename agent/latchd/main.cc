@@ -2,6 +2,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include <gflags/gflags.h>
 #include <glog/logging.h>
@@ -13,12 +15,14 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
   gflags::SetUsageMessage("--id=ID --zk_connect=HOST:PORT[,...] [flags]: a ZooKeeper leader latch sidecar");
   gflags::SetVersionString(LATCHD_VERSION);
-  auto config = latchd::ParseAgentFlags(&argc, &argv);
+  std::vector<std::string> notes;
+  auto config = latchd::ParseAgentFlags(&argc, &argv, &notes);
   if (!config.ok()) {
     std::fprintf(stderr, "latchd: %s\n", config.status().message().c_str());
     return 2;
   }
   google::InitGoogleLogging(argv[0]);
+  for (const std::string& note : notes) LOG(INFO) << "--atlas_properties: " << note;
 
   // Stop signals are read from a signalfd on the event loop; block them in
   // every thread (the ZooKeeper client's threads inherit this mask).

@@ -28,8 +28,21 @@ bool ValidHostPort(std::string_view hp, bool allow_zero_port = false) {
   return ParsePort(hp.substr(colon + 1), allow_zero_port);
 }
 
+// Values are quoted into messages as given; control characters become \xNN
+// so that every message stays one line.
 Status Flag(const std::string& flag, const std::string& message) {
-  return Status::Error("--" + flag + ": " + message);
+  static const char* kHex = "0123456789abcdef";
+  std::string line = "--" + flag + ": ";
+  for (unsigned char c : message) {
+    if (c < 0x20 || c == 0x7f) {
+      line += "\\x";
+      line.push_back(kHex[c >> 4]);
+      line.push_back(kHex[c & 0xf]);
+    } else {
+      line.push_back(static_cast<char>(c));
+    }
+  }
+  return Status::Error(line);
 }
 
 }  // namespace
@@ -158,6 +171,12 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
     if (!auth.ok()) {
       std::string m = auth.status().message();
       return Status::Error(m.rfind("--zk_auth_file", 0) == 0 ? m : "--zk_auth_file: " + m);
+    }
+    c.auth = *auth;
+  } else if (!f.zk_auth_inline.empty()) {
+    auto auth = ParseAuth(f.zk_auth_inline);
+    if (!auth.ok()) {
+      return Status::Error("ZooKeeper auth from the configuration file: expected scheme:auth");
     }
     c.auth = *auth;
   }

@@ -25,6 +25,10 @@ struct RawFlags {
   int64_t zk_session_timeout_ms = 10000;
   std::string zk_acl;
   std::string zk_auth_file;
+  // "scheme:auth" from a configuration file that holds it already (Atlas's
+  // atlas.server.ha.zookeeper.auth via --atlas_properties); never a flag.
+  // A --zk_auth_file wins.
+  std::string zk_auth_inline;
   std::string http_listen;
   std::string socket_path;
   double lease_margin = 0.25;

@@ -111,8 +111,8 @@ using FlagIsExplicit = std::function<bool(const std::string& flag)>;
 //   zk_root    <- .zkroot (always: its default /apache_atlas differs from latchd's)
 //   zk_session_timeout_ms <- .session.timeout.ms (always: default 20000)
 //   zk_acl     <- .acl
-// atlas.server.ha.zookeeper.auth is a secret and latchd reads secrets from a
-// file only: when it is set and --zk_auth_file is not, this is an error.
+// atlas.server.ha.zookeeper.auth (a secret) goes to flags->zk_auth_inline
+// unless --zk_auth_file is given explicitly (which wins).
 // .num.retries and .retry.sleeptime.ms have no latchd equivalent (it retries
 // forever): a note says so when they are set. Values taken from the file are
 // checked like the flags (CheckId, CheckConnectString, CheckZkRoot, ...) and

@@ -68,7 +68,9 @@ std::optional<MonoTime> LatchCore::NextDeadline() const {
     if (!next || t < *next) next = t;
   };
   if (IsClaim(role_) && lease_end_) consider(*lease_end_);
-  if (connected_ && phase_ == Phase::kJoined && !renew_in_flight_) consider(next_renew_);
+  if (connected_ && phase_ == Phase::kJoined && !renew_in_flight_ && !own_node_.empty()) {
+    consider(next_renew_);  // as SendRenew: nothing to renew without a node
+  }
   if (join_at_) consider(*join_at_);
   if (stop_deadline_) consider(*stop_deadline_);
   if (activation_deadline_ && role_ == Role::kBecomingActive) consider(*activation_deadline_);
@@ -297,7 +299,18 @@ void LatchCore::ScheduleRejoin(const std::string& reason) {
 void LatchCore::OnCreateNode(const ZkResult& r, const Pending& p) {
   switch (r.code) {
     case ZkCode::kOk: {
-      own_node_ = std::string(BaseName(r.created_path));
+      std::optional<LatchNode> created = ParseLatchNode(BaseName(r.created_path));
+      if (!created || created->uuid != uuid_) {
+        // ZooKeeper always answers with the created path; anything else is a
+        // broken client or server. A node may exist anyway: treat it as an orphan.
+        Log(LogAction::kError, "latch node create answered with the unexpected path \"" +
+                                   r.created_path + "\"; rejoining");
+        orphan_uuids_.push_back(uuid_);
+        Send(Request(ZkRequestKind::kGetChildren, latch_path_), Purpose::kOrphanList);
+        ScheduleRejoin("unexpected create answer");
+        break;
+      }
+      own_node_ = created->name;
       lost_create_ = false;
       phase_ = Phase::kJoined;
       next_renew_ = now_ + RenewInterval();

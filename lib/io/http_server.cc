@@ -7,15 +7,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <glog/logging.h>
+
+#include "lib/io/http_parser.h"
 
 namespace latchd {
 namespace {
@@ -83,113 +85,6 @@ Result<SockAddr> ParseListen(const std::string& listen) {
     addr.len = sizeof(*sin);
   }
   return addr;
-}
-
-// --- Request parsing ---------------------------------------------------------
-
-struct RequestHead {
-  std::string_view method;
-  std::string_view target;
-  bool http11 = false;
-  bool has_body = false;
-  bool conn_close = false;
-  bool conn_keep_alive = false;
-};
-
-bool IsTokenChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!IsTokenChar(c)) return false;
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
-  }
-  return true;
-}
-
-// Splits off the next '\n'-terminated line (without "\r\n").
-std::string_view NextLine(std::string_view& rest) {
-  size_t nl = rest.find('\n');
-  std::string_view line = rest.substr(0, nl);
-  rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
-// Parses a request head (request line and header lines, no blank line).
-// False means malformed.
-bool ParseHead(std::string_view head, RequestHead* out) {
-  std::string_view line = NextLine(head);
-  size_t sp1 = line.find(' ');
-  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos) return false;
-  out->method = line.substr(0, sp1);
-  out->target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  std::string_view version = line.substr(sp2 + 1);
-  if (!IsToken(out->method) || out->target.empty()) return false;
-  for (char c : out->target) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
-  }
-  if (version == "HTTP/1.1") {
-    out->http11 = true;
-  } else if (version != "HTTP/1.0") {
-    return false;
-  }
-  while (!head.empty()) {
-    line = NextLine(head);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || !IsToken(line.substr(0, colon))) return false;
-    std::string_view name = line.substr(0, colon);
-    std::string_view value = Trim(line.substr(colon + 1));
-    if (EqualsIgnoreCase(name, "content-length")) {
-      if (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos) {
-        return false;
-      }
-      if (value.find_first_not_of('0') != std::string_view::npos) out->has_body = true;
-    } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
-      out->has_body = true;
-    } else if (EqualsIgnoreCase(name, "connection")) {
-      while (!value.empty()) {
-        size_t comma = value.find(',');
-        std::string_view option = Trim(value.substr(0, comma));
-        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-        if (EqualsIgnoreCase(option, "close")) out->conn_close = true;
-        if (EqualsIgnoreCase(option, "keep-alive")) out->conn_keep_alive = true;
-      }
-    }
-  }
-  return true;
-}
-
-// Finds the blank line ending the head that starts at `from`. Returns the
-// head's length and sets *consumed to the length including the blank line,
-// or returns npos if the head is incomplete.
-size_t FindHeadEnd(std::string_view in, size_t from, size_t* consumed) {
-  for (size_t nl = in.find('\n', from); nl != std::string_view::npos; nl = in.find('\n', nl + 1)) {
-    size_t next = nl + 1;
-    if (next < in.size() && in[next] == '\r') ++next;
-    if (next < in.size() && in[next] == '\n') {
-      *consumed = next + 1 - from;
-      return nl - from;
-    }
-  }
-  return std::string_view::npos;
 }
 
 // --- Responses ---------------------------------------------------------------
@@ -387,7 +282,7 @@ bool HttpServer::ServeInput(Conn& c) {
     // Blank lines before a request line are ignored (RFC 9112, 2.2).
     while (pos < c.in.size() && (c.in[pos] == '\r' || c.in[pos] == '\n')) ++pos;
     size_t consumed = 0;
-    size_t head_len = FindHeadEnd(c.in, pos, &consumed);
+    size_t head_len = FindHttpHeadEnd(c.in, pos, &consumed);
     if ((head_len == std::string::npos ? c.in.size() - pos : consumed) > kMaxHead) {
       AppendResponse(c.out, ErrorResponse(431, "request head too large\n"), true, "close");
       c.closing = true;
@@ -397,12 +292,13 @@ bool HttpServer::ServeInput(Conn& c) {
     std::string_view head(c.in.data() + pos, head_len);
     pos += consumed;
 
-    RequestHead req;
-    if (!ParseHead(head, &req)) {
+    std::optional<HttpRequestHead> parsed = ParseHttpRequestHead(head);
+    if (!parsed) {
       AppendResponse(c.out, ErrorResponse(400, "bad request\n"), true, "close");
       c.closing = true;
       break;
     }
+    const HttpRequestHead& req = *parsed;
     bool keep_alive = req.http11 ? !req.conn_close : req.conn_keep_alive;
     bool is_head = req.method == "HEAD";
     HttpResponse response;

@@ -31,9 +31,19 @@ std::string_view Trim(std::string_view s) {
   return s.substr(begin, end - begin + 1);
 }
 
+// Quotes a value for a one-line message: control characters become \xNN.
 std::string Quote(std::string_view s) {
+  static const char* kHex = "0123456789abcdef";
   std::string out = "\"";
-  out.append(s);
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
   out.append("\"");
   return out;
 }
