@@ -198,9 +198,22 @@ void Metrics::OnRequest(std::string_view interface, std::string_view command, in
     iface = kOtherCommand;
     cmd = kOtherCommand;
   }
-  // Family::Add is thread-safe and returns the existing series for known labels.
-  requests_->Add({{"interface", iface}, {"command", cmd}, {"code", std::to_string(code)}})
-      .Increment();
+  // Family::Add is thread-safe and returns the existing series for known
+  // labels, but builds and hashes a label map each time: remember the series
+  // (the label values are bounded, so the cache is too).
+  std::string key = iface + '\x1f' + cmd + '\x1f' + std::to_string(code);
+  prometheus::Counter* counter = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(requests_mu_);
+    auto it = request_series_.find(key);
+    if (it == request_series_.end()) {
+      counter = &requests_->Add({{"interface", iface}, {"command", cmd}, {"code", std::to_string(code)}});
+      request_series_.emplace(std::move(key), counter);
+    } else {
+      counter = it->second;
+    }
+  }
+  counter->Increment();
 }
 
 void Metrics::OnActivationTimeout() { activation_timeouts_->Increment(); }

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "lib/core/role.h"
 
@@ -170,6 +171,8 @@ class Metrics {
   prometheus::Gauge* participants_ = nullptr;
   prometheus::Gauge* socket_clients_ = nullptr;
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+  std::mutex requests_mu_;
+  std::unordered_map<std::string, prometheus::Counter*> request_series_;  // guarded by requests_mu_
   prometheus::Counter* activation_timeouts_ = nullptr;
   prometheus::Counter* hook_ok_ = nullptr;
   prometheus::Counter* hook_failed_ = nullptr;
