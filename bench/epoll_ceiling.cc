@@ -6,6 +6,11 @@
 // It does no parsing, no JSON, no clock reads: whatever latchd costs beyond
 // this is the price of its own code.
 //
+// For the watch fan-out reference it also keeps the connections that sent
+// "watch" and, on "yield", sends the reply line twice to each of them (latchd
+// sends two change lines on a yield) before answering: the ceiling for
+// pushing one line to 1,000 Unix sockets from one thread.
+//
 // Usage: epoll_ceiling --socket=PATH [--reply=LINE]
 // Prints "READY <path>" on stdout once listening; runs until SIGTERM/SIGINT.
 #include <fcntl.h>
@@ -21,7 +26,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <string>
+#include <string_view>
+#include <vector>
 #include <unordered_map>
 
 namespace {
@@ -38,6 +46,7 @@ const char* kDefaultReply =
 struct Conn {
   std::string out;        // unsent reply bytes (only when the socket buffer was full)
   bool epollout = false;  // EPOLLOUT registered
+  std::string in;         // the unfinished request line
 };
 
 bool FlagValue(const char* arg, const char* name, std::string* out) {
@@ -96,10 +105,36 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::unordered_map<int, Conn> conns;
+  std::vector<int> watchers;  // fds that sent "watch", in order
   auto drop = [&](int fd) {
     epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
     close(fd);
     conns.erase(fd);
+    auto w = std::find(watchers.begin(), watchers.end(), fd);
+    if (w != watchers.end()) watchers.erase(w);
+  };
+  // Sends `line` to fd now, queueing what the socket does not take (then
+  // EPOLLOUT until it drains), as latchd's LineServer does for watchers.
+  auto queue_send = [&](int fd, const std::string& line) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;
+    Conn& c = it->second;
+    if (c.out.empty()) {
+      ssize_t s = send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+      if (s < 0 && errno != EAGAIN && errno != EINTR) return drop(fd);
+      size_t sent = s > 0 ? static_cast<size_t>(s) : 0;
+      if (sent == line.size()) return;
+      c.out.append(line, sent, std::string::npos);
+    } else {
+      c.out.append(line);
+    }
+    if (!c.epollout) {
+      c.epollout = true;
+      epoll_event e{};
+      e.events = EPOLLIN | EPOLLOUT;
+      e.data.fd = fd;
+      epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+    }
   };
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
@@ -133,9 +168,31 @@ int main(int argc, char** argv) {
           drop(fd);
           continue;
         }
-        for (ssize_t k = 0; k < r; ++k) {
-          if (buf[k] == '\n') c.out.append(reply);
+        std::string_view data(buf, r > 0 ? static_cast<size_t>(r) : 0);
+        while (!data.empty()) {
+          size_t nl = data.find('\n');
+          if (nl == std::string_view::npos) {
+            c.in.append(data);
+            break;
+          }
+          std::string_view line = data.substr(0, nl);
+          if (!c.in.empty()) line = c.in.append(line);
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          if (line == "watch") {
+            watchers.push_back(fd);
+          } else if (line == "yield") {
+            // Like latchd's yield: two change lines to every watcher, then the answer.
+            // (A copy: a failed send drops the watcher from the list.)
+            std::vector<int> targets = watchers;
+            for (int k = 0; k < 2; ++k) {
+              for (int wfd : targets) queue_send(wfd, reply);
+            }
+          }
+          c.out.append(reply);
+          c.in.clear();
+          data.remove_prefix(nl + 1);
         }
+        if (conns.find(fd) == conns.end()) continue;  // dropped by queue_send
       }
       // Fast path: one send() per answered read, epoll_ctl only when the
       // socket buffer was full (then EPOLLOUT until it drains).

@@ -8,14 +8,22 @@ $LATCHD_BIN_DIR), builds bench/out/* with bench/build.sh, then measures
 
   1. the Unix socket: bench/out/socket_load (16 clients, `status`, closed loop) against the ACTIVE
      agent's socket and against bench/out/epoll_ceiling (the same answer bytes from a minimal
-     epoll server): requests/s and latency p50/p99/max;
+     single-threaded epoll server): requests/s and latency p50/p99/max;
   2. HTTP: `wrk -t2 -c16 -d10s --latency` on /api/atlas/admin/status against the agent and against
-     HAProxy answering `http-request return` (single-threaded, like the agent; HAProxy with its
-     default threads is reported too, for information);
+     HAProxy answering with `http-request return` (nbthread 1, like the single-threaded agent;
+     HAProxy with its default threads is measured too, for information);
   3. watch fan-out: bench/out/watch_fanout opens 1,000 `watch` connections to the ACTIVE agent,
-     then sends `yield` to it and timestamps each watcher's first change line (from the send);
+     sends `yield` to it and timestamps (CLOCK_MONOTONIC) each watcher's first change line,
+     measured from the send of `yield`; several rounds (each on the then ACTIVE agent), and the
+     same against epoll_ceiling (which pushes the same two lines to its watchers) as a reference;
   4. the agent's VmRSS with those 1,000 idle watchers connected, and its CPU while idle for 10 s
      (utime+stime from /proc/PID/stat), with and without the watchers.
+
+The machine may be shared: before each measurement the driver waits (up to --quiet_wait s) until
+other processes use less than --max_background % of the machine, measures that background load
+during every phase (/proc/stat minus the CPU of the processes started here), repeats a disturbed
+latchd/reference pair up to --attempts times, keeps the least disturbed attempt, and prints the
+background load next to each figure.
 
 Prints a Markdown table (targets, PASS/MISS) and writes it to bench/results.md. Exit status 0 when
 everything ran (a MISS is a result, not a failure), 1 when something failed to run.
@@ -30,7 +38,7 @@ import re
 import resource
 import shutil
 import signal
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,15 +63,20 @@ def say(msg):
 
 
 # ------------------------------------------------------------------------------------------
-# /proc
+# CPU and memory from /proc
+
+
+def cpu_split(pid):
+    """(utime, stime) of pid, in clock ticks (fields 14 and 15 of proc(5) stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2:].split()
+    return int(fields[11]), int(fields[12])
 
 
 def cpu_ticks(pid):
     """utime + stime of pid, in clock ticks."""
-    with open("/proc/%d/stat" % pid) as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+    return sum(cpu_split(pid))
 
 
 def vm_rss_kib(pid):
@@ -75,12 +88,114 @@ def vm_rss_kib(pid):
 
 
 def idle_cpu(pids, seconds):
-    """% of one core used by each pid over `seconds` of doing nothing."""
+    """% of one core used by each pid over `seconds` in which nothing is asked of it."""
     before = {p: cpu_ticks(p) for p in pids}
     t0 = time.monotonic()
     time.sleep(seconds)
     dt = time.monotonic() - t0
     return {p: (cpu_ticks(p) - before[p]) / CLK_TCK / dt * 100.0 for p in pids}
+
+
+def machine_ticks():
+    """(busy, total) clock ticks of all CPUs together, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    total = sum(v)  # user nice system idle iowait irq softirq steal
+    return total - v[3] - v[4], total
+
+
+def _safe_ticks(pid):
+    try:
+        return cpu_ticks(pid)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """Machine-wide CPU use during a phase, split into ours (this script, every process it
+    started, the children it reaped) and the background (everything else on the machine),
+    both in % of the whole machine."""
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.m0 = machine_ticks()
+        self.pids0 = {}
+        for pid, _ in harness.live_processes():
+            t = _safe_ticks(pid)
+            if t is not None:
+                self.pids0[pid] = t
+        self.self0 = _safe_ticks(os.getpid()) or 0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.ch0 = ru.ru_utime + ru.ru_stime
+        return self
+
+    def stop(self):
+        busy1, total1 = machine_ticks()
+        busy = busy1 - self.m0[0]
+        total = max(1, total1 - self.m0[1])
+        own = (_safe_ticks(os.getpid()) or 0) - self.self0
+        live_now = {pid for pid, _ in harness.live_processes()}
+        for pid in live_now:
+            t = _safe_ticks(pid)
+            if t is not None:
+                own += t - self.pids0.get(pid, 0)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        reaped = (ru.ru_utime + ru.ru_stime - self.ch0) * CLK_TCK
+        # Children reaped during the phase count with their whole life; take off what they had
+        # used before it started.
+        reaped -= sum(t for pid, t in self.pids0.items() if pid not in live_now)
+        own += max(0.0, reaped)
+        self.busy_pct = busy / total * 100.0
+        self.own_pct = min(self.busy_pct, own / total * 100.0)
+        self.background_pct = max(0.0, self.busy_pct - self.own_pct)
+        self.seconds = time.monotonic() - self.t0
+        return self.background_pct
+
+
+def wait_quiet(args, what):
+    """Waits (at most args.quiet_wait s) until the background load is below
+    args.max_background % of the machine. Returns the last background figure."""
+    t0 = time.monotonic()
+    deadline = t0 + args.quiet_wait
+    last = None
+    next_note = t0
+    while True:
+        m = CpuMeter().start()
+        time.sleep(1.0)
+        last = m.stop()
+        if last < args.max_background or time.monotonic() >= deadline:
+            break
+        if time.monotonic() >= next_note:
+            say("background load %.0f %% of the machine; waiting up to %.0f s before %s" % (
+                last, deadline - time.monotonic(), what))
+            next_note = time.monotonic() + 15
+    if last >= args.max_background:
+        say("still %.0f %% background load after %.0f s; measuring %s anyway" % (
+            last, args.quiet_wait, what))
+    return last
+
+
+def paired(args, what, run_a, run_b):
+    """Runs run_a then run_b (each returns a dict), each under a CpuMeter; repeats the pair
+    (up to args.attempts) while either was disturbed by more than args.max_background %, and
+    returns the least disturbed pair: (a, b, attempts) with 'background_pct' in a and b."""
+    attempts = []
+    for i in range(args.attempts):
+        wait_quiet(args, what)
+        out = []
+        for fn in (run_a, run_b):
+            m = CpuMeter().start()
+            res = fn()
+            res["background_pct"] = round(m.stop(), 1)
+            out.append(res)
+        worst = max(out[0]["background_pct"], out[1]["background_pct"])
+        attempts.append({"a": out[0], "b": out[1], "worst_background_pct": worst})
+        if worst <= args.max_background:
+            break
+        say("%s: attempt %d disturbed (%.0f %% background load)%s" % (
+            what, i + 1, worst, "; again" if i + 1 < args.attempts else ""))
+    best = min(attempts, key=lambda x: x["worst_background_pct"])
+    return best["a"], best["b"], attempts
 
 
 # ------------------------------------------------------------------------------------------
@@ -101,7 +216,7 @@ def read_line(stream, timeout, what):
 
 
 def run_tool(argv, timeout, what, log_path):
-    """Runs a bench program to completion (started by pid through spawn, killed on timeout);
+    """Runs a bench program to completion (started through spawn, killed by pid on timeout);
     returns its stdout."""
     out_path = log_path + ".out"
     with open(out_path, "wb") as out:
@@ -121,14 +236,23 @@ def run_tool(argv, timeout, what, log_path):
     return stdout
 
 
-def socket_load(path, label, clients, seconds, tmp):
-    say("socket_load: %d clients x %.0f s against %s" % (clients, seconds, label))
+def socket_load(path, label, args, tmp, server_pid):
+    say("socket_load: %d clients x %g s against %s" % (args.clients, args.seconds, label))
+    (u0, s0), w0 = cpu_split(server_pid), time.monotonic()
     out = run_tool([os.path.join(OUT_DIR, "socket_load"), "--socket=%s" % path,
-                    "--clients=%d" % clients, "--seconds=%g" % seconds, "--warmup=1",
+                    "--clients=%d" % args.clients, "--seconds=%g" % args.seconds, "--warmup=1",
                     "--label=%s" % label],
-                   seconds + 60, "socket_load-" + label,
+                   args.seconds + 60, "socket_load-" + label,
                    os.path.join(tmp, "socket_load-%s.log" % label))
-    return json.loads(out.strip().splitlines()[-1])
+    res = json.loads(out.strip().splitlines()[-1])
+    # Over the 1 s warm-up too: the server is as busy then as during the measurement.
+    (u1, s1), wall = cpu_split(server_pid), time.monotonic() - w0
+    res["server_cpu_pct"] = round((u1 + s1 - u0 - s0) / CLK_TCK / wall * 100, 1)
+    if res["rps"]:
+        # CPU time per answered request, split into user space and kernel.
+        res["server_user_us_per_req"] = round((u1 - u0) / CLK_TCK / wall / res["rps"] * 1e6, 2)
+        res["server_sys_us_per_req"] = round((s1 - s0) / CLK_TCK / wall / res["rps"] * 1e6, 2)
+    return res
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -142,7 +266,7 @@ def _ms(text):
 
 
 def parse_wrk(text):
-    res = {"raw": text}
+    res = {}
     m = re.search(r"Requests/sec:\s*([0-9.]+)", text)
     if not m:
         raise RuntimeError("wrk printed no Requests/sec:\n%s" % text)
@@ -163,14 +287,17 @@ def parse_wrk(text):
     return res
 
 
-def wrk(url, label, seconds, tmp):
+def wrk(url, label, seconds, tmp, server_pid):
     say("wrk -t2 -c16 -d%ds --latency %s (%s)" % (seconds, url, label))
+    t0, w0 = cpu_ticks(server_pid), time.monotonic()
     out = run_tool(["wrk", "-t2", "-c16", "-d%ds" % seconds, "--latency", url], seconds + 60,
                    "wrk-" + label, os.path.join(tmp, "wrk-%s.log" % label))
     res = parse_wrk(out)
+    res["server_cpu_pct"] = round((cpu_ticks(server_pid) - t0) / CLK_TCK /
+                                  (time.monotonic() - w0) * 100, 1)
     if res["non2xx"] or res["socket_errors"]:
-        say("wrk %s: non-2xx %s, socket errors %s" % (label, res["non2xx"],
-                                                     res["socket_errors"]))
+        raise RuntimeError("wrk %s: %s non-2xx answers, socket errors: %s" % (
+            label, res["non2xx"], res["socket_errors"]))
     return res
 
 
@@ -189,27 +316,43 @@ frontend status
 """
 
 
-def start_haproxy(tmp, name, nbthread):
-    port = harness.free_port()
-    cfg = os.path.join(tmp, "%s.cfg" % name)
-    with open(cfg, "w") as f:
-        f.write(HAPROXY_CFG.format(port=port,
-                                   threads="    nbthread %d" % nbthread if nbthread else ""))
-    check = subprocess.run(["haproxy", "-c", "-f", cfg], capture_output=True, text=True,
-                           timeout=30)
-    if check.returncode != 0:
-        raise RuntimeError("haproxy -c: %s%s" % (check.stdout, check.stderr))
-    log_path = os.path.join(tmp, "%s.log" % name)
-    p = harness.spawn(["haproxy", "-db", "-f", cfg], name, log_path)
+class HaProxy:
+    """HAProxy in the foreground (-db) as a child, stopped by pid."""
 
-    def answers():
-        if p.poll() is not None:
-            raise AssertionError("haproxy exited with %s: %s" % (p.returncode,
-                                                               harness.tail(log_path)))
-        code, _, body = harness.http_get("127.0.0.1", port, STATUS_PATH, timeout=1.0)
-        return code == 200 and body == b'{"Status":"ACTIVE"}'
-    harness.wait_until(answers, 15, "%s answering on port %d" % (name, port), interval=0.05)
-    return p, port
+    def __init__(self, tmp, name, nbthread):
+        self.tmp, self.name, self.nbthread = tmp, name, nbthread
+        self.proc, self.port = None, None
+
+    def start(self):
+        self.port = harness.free_port()
+        cfg = os.path.join(self.tmp, "%s.cfg" % self.name)
+        with open(cfg, "w") as f:
+            f.write(HAPROXY_CFG.format(
+                port=self.port,
+                threads="    nbthread %d" % self.nbthread if self.nbthread else ""))
+        check = subprocess.run(["haproxy", "-c", "-f", cfg], capture_output=True, text=True,
+                               timeout=30)
+        if check.returncode != 0:
+            raise RuntimeError("haproxy -c: %s%s" % (check.stdout, check.stderr))
+        log_path = os.path.join(self.tmp, "%s.log" % self.name)
+        self.proc = harness.spawn(["haproxy", "-db", "-f", cfg], self.name, log_path)
+
+        def answers():
+            if self.proc.poll() is not None:
+                raise AssertionError("haproxy exited with %s: %s" % (
+                    self.proc.returncode, harness.tail(log_path)))
+            code, _, body = harness.http_get("127.0.0.1", self.port, STATUS_PATH, timeout=1.0)
+            return code == 200 and body == b'{"Status":"ACTIVE"}'
+        harness.wait_until(answers, 15, "%s answering on port %d" % (self.name, self.port),
+                           interval=0.05)
+        return self
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d%s" % (self.port, STATUS_PATH)
+
+    def stop(self):
+        harness.stop_process(self.proc, 5)
 
 
 def start_ceiling(tmp, reply):
@@ -227,17 +370,84 @@ def start_ceiling(tmp, reply):
 
 
 def wait_one_active(agents, timeout=30.0, stable=0.5):
+    """The agent that is ACTIVE while every other one is PASSIVE, for `stable` seconds."""
     def one():
         roles = {a.id: a.http_status() for a in agents}
         act = [a for a in agents if roles[a.id] == "ACTIVE"]
         if len(act) == 1 and all(r == "PASSIVE" for i, r in roles.items() if i != act[0].id):
             return act[0]
         return None
-    a = harness.wait_until(one, timeout, "exactly one agent ACTIVE, the other PASSIVE")
-    time.sleep(stable)
-    if one() is not a:
-        raise RuntimeError("roles are not stable: %s" % {x.id: x.http_status() for x in agents})
-    return a
+    deadline = time.monotonic() + timeout
+    while True:
+        a = harness.wait_until(one, max(0.1, deadline - time.monotonic()),
+                               "exactly one agent ACTIVE, the others PASSIVE")
+        time.sleep(stable)
+        if one() is a:
+            return a
+        if time.monotonic() >= deadline:
+            raise RuntimeError("roles are not stable: %s" % {
+                x.id: x.http_status() for x in agents})
+
+
+class Fanout:
+    """bench/out/watch_fanout in --stdin mode: connect, (measure the server), trigger, quit."""
+
+    def __init__(self, socket_path, watchers, tmp, name):
+        self.log_path = os.path.join(tmp, "%s.log" % name)
+        self.name = name
+        self.proc = harness.spawn([os.path.join(OUT_DIR, "watch_fanout"),
+                                   "--socket=%s" % socket_path, "--watchers=%d" % watchers,
+                                   "--trigger=yield", "--timeout=10", "--stdin"],
+                                  name, self.log_path, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE)
+
+    def wait_ready(self):
+        line = read_line(self.proc.stdout, 60, self.name + " READY")
+        if not line.startswith("READY"):
+            raise RuntimeError("%s: %r; %s" % (self.name, line, harness.tail(self.log_path)))
+        return line
+
+    def trigger(self):
+        self.proc.stdin.write(b"trigger\n")
+        self.proc.stdin.flush()
+        res = json.loads(read_line(self.proc.stdout, 60, self.name + " result"))
+        if res["first_change"]["received"] == 0:
+            raise RuntimeError("%s: no watcher saw the change: %s" % (self.name, res))
+        return res
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b"quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(15)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        harness.stop_process(self.proc, 5)
+
+
+def fanout_round(socket_path, args, tmp, name, measure=None):
+    """One fan-out measurement; `measure()` runs between READY and the trigger."""
+    f = Fanout(socket_path, args.watchers, tmp, name)
+    try:
+        say("%s: %s" % (name, f.wait_ready()))
+        extra = measure() if measure else {}
+        wait_quiet(args, name)
+        # The fan-out takes milliseconds, shorter than the kernel's CPU accounting resolves:
+        # the background load is taken over a 1 s window around it.
+        m = CpuMeter().start()
+        time.sleep(0.5)
+        res = f.trigger()
+        time.sleep(0.5)
+        res["background_pct"] = round(m.stop(), 1)
+        res.update(extra)
+        fc = res["first_change"]
+        say("%s: first change line at %d/%d watchers, p50 %.2f ms, max %.2f ms "
+            "(background %.0f %%)" % (name, fc["received"], res["watchers"], fc["p50_ms"],
+                                      fc["max_ms"], res["background_pct"]))
+        return res
+    finally:
+        f.stop()
 
 
 # ------------------------------------------------------------------------------------------
@@ -252,66 +462,97 @@ def fmt_rps(x):
     return "{:,.0f} req/s".format(x)
 
 
-def fmt_us(ms):
+def fmt_ms(ms):
     return "%.0f µs" % (ms * 1000.0) if ms < 1 else "%.2f ms" % ms
+
+
+def fmt_bg(*values):
+    return "%.0f %%" % max(values)
+
+
+def fanout_summary(rounds):
+    p50s = [r["first_change"]["p50_ms"] for r in rounds]
+    maxes = [r["first_change"]["max_ms"] for r in rounds]
+    return {
+        "p50_ms": statistics.median(p50s),
+        "max_ms": max(maxes),
+        "rounds_max_ms": maxes,
+        "complete": all(r["first_change"]["received"] == r["watchers"] for r in rounds),
+        "background_pct": max(r["background_pct"] for r in rounds),
+    }
 
 
 def build_report(r, args):
     sl, sc = r["socket_latchd"], r["socket_ceiling"]
-    hl, hh, hh2 = r["http_latchd"], r["http_haproxy1"], r.get("http_haproxy_default")
-    wf = r["fanout"]
+    hl, hh, hh2 = r["http_latchd"], r["http_haproxy1"], r["http_haproxy_default"]
     rows = []
 
-    def row(what, latchd, ref, ratio, target, result):
-        rows.append("| %s | %s | %s | %s | %s | %s |" % (what, latchd, ref, ratio, target, result))
+    def row(what, latchd, ref, ratio, target, result, bg=""):
+        rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (what, latchd, ref, ratio, target,
+                                                             result, bg))
 
+    bg_sock = fmt_bg(sl["background_pct"], sc["background_pct"])
     rps_ratio = sl["rps"] / sc["rps"] if sc["rps"] else 0.0
     p99_ratio = sl["lat_us"]["p99"] / sc["lat_us"]["p99"] if sc["lat_us"]["p99"] else 0.0
     row("Socket `status`, %d clients: throughput" % sl["clients"], fmt_rps(sl["rps"]),
         fmt_rps(sc["rps"]) + " (epoll_ceiling)", "%.0f %%" % (rps_ratio * 100),
-        "≥ 80 % of ceiling", verdict(rps_ratio >= 0.80))
+        "≥ 80 % of ceiling", verdict(rps_ratio >= 0.80), bg_sock)
     row("Socket `status`: latency p99", "%.0f µs" % sl["lat_us"]["p99"],
         "%.0f µs" % sc["lat_us"]["p99"], "%.2f×" % p99_ratio, "≤ 1.5× ceiling",
-        verdict(p99_ratio <= 1.5))
+        verdict(p99_ratio <= 1.5), bg_sock)
     row("Socket `status`: latency p50 / max",
         "%.0f µs / %.1f ms" % (sl["lat_us"]["p50"], sl["lat_us"]["max"] / 1000),
         "%.0f µs / %.1f ms" % (sc["lat_us"]["p50"], sc["lat_us"]["max"] / 1000),
         "%.2f× (p50)" % (sl["lat_us"]["p50"] / sc["lat_us"]["p50"] if sc["lat_us"]["p50"] else 0),
-        "(report)", "—")
-    row("Socket `status`: agent CPU during the load", "%.0f %% of one core" % r["socket_cpu"],
-        "%.0f %% of one core" % r["ceiling_cpu"], "", "(report)", "—")
+        "(report)", "—", bg_sock)
+    def cpu_cell(x):
+        cell = "%.0f %% of one core" % x["server_cpu_pct"]
+        if "server_user_us_per_req" in x:
+            cell += "; per request %.1f µs user + %.1f µs kernel" % (
+                x["server_user_us_per_req"], x["server_sys_us_per_req"])
+        return cell
+    row("Socket `status`: server CPU during the load", cpu_cell(sl), cpu_cell(sc),
+        "%.1f× CPU per request" % ((sl["server_cpu_pct"] / sl["rps"]) /
+                                   (sc["server_cpu_pct"] / sc["rps"])
+                                   if sc["server_cpu_pct"] and sl["rps"] and sc["rps"] else 0),
+        "(report)", "—", bg_sock)
+    bg_http = fmt_bg(hl["background_pct"], hh["background_pct"])
     http_ratio = hl["rps"] / hh["rps"] if hh["rps"] else 0.0
     row("HTTP `%s` (wrk -t2 -c16): throughput" % STATUS_PATH, fmt_rps(hl["rps"]),
         fmt_rps(hh["rps"]) + " (HAProxy, nbthread 1)", "%.0f %%" % (http_ratio * 100),
-        "≥ 50 % of HAProxy", verdict(http_ratio >= 0.50))
+        "≥ 50 % of HAProxy", verdict(http_ratio >= 0.50), bg_http)
     row("HTTP: latency p50 / p99 (wrk)",
-        "%s / %s" % (fmt_us(hl.get("p50_ms", 0)), fmt_us(hl.get("p99_ms", 0))),
-        "%s / %s" % (fmt_us(hh.get("p50_ms", 0)), fmt_us(hh.get("p99_ms", 0))), "", "(report)",
-        "—")
-    if hh2:
-        row("HTTP: HAProxy with its default threads (%d cores)" % os.cpu_count(),
-            fmt_rps(hl["rps"]), fmt_rps(hh2["rps"]),
-            "%.0f %%" % (hl["rps"] / hh2["rps"] * 100 if hh2["rps"] else 0), "(report)", "—")
-    first = wf["first_change"]
-    complete = first["received"] == wf["watchers"]
-    row("Watch fan-out, %d watchers: delay p50 (from `yield` sent)" % wf["watchers"],
-        "%.2f ms" % first["p50_ms"], "", "", "(report)", "—")
-    row("Watch fan-out: delay max (p99 %.2f ms); %d/%d got `%s`" % (
-        first["p99_ms"], first["received"], wf["watchers"], first["role"]),
-        "%.2f ms" % first["max_ms"], "", "", "≤ 10 ms, all watchers",
-        verdict(complete and first["max_ms"] <= 10.0))
+        "%s / %s" % (fmt_ms(hl.get("p50_ms", 0)), fmt_ms(hl.get("p99_ms", 0))),
+        "%s / %s" % (fmt_ms(hh.get("p50_ms", 0)), fmt_ms(hh.get("p99_ms", 0))), "", "(report)",
+        "—", bg_http)
+    row("HTTP: against HAProxy with its default threads (%d cores)" % os.cpu_count(),
+        fmt_rps(hl["rps"]), fmt_rps(hh2["rps"]),
+        "%.0f %%" % (hl["rps"] / hh2["rps"] * 100 if hh2["rps"] else 0), "(report)", "—",
+        fmt_bg(hh2["background_pct"]))
+    fl, fc = fanout_summary(r["fanout_latchd"]), fanout_summary(r["fanout_ceiling"])
+    n = len(r["fanout_latchd"])
+    row("Watch fan-out, %d watchers: delay p50 (from `yield` sent; median of %d rounds)" % (
+        args.watchers, n), "%.2f ms" % fl["p50_ms"], "%.2f ms (epoll_ceiling)" % fc["p50_ms"],
+        "", "(report)", "—", fmt_bg(fl["background_pct"], fc["background_pct"]))
+    row("Watch fan-out: delay max (worst of %d rounds: %s ms)" % (
+        n, ", ".join("%.1f" % x for x in fl["rounds_max_ms"])),
+        "%.2f ms" % fl["max_ms"], "%.2f ms (epoll_ceiling)" % fc["max_ms"],
+        "%.2f×" % (fl["max_ms"] / fc["max_ms"] if fc["max_ms"] else 0),
+        "≤ 10 ms, every watcher", verdict(fl["complete"] and fl["max_ms"] <= 10.0),
+        fmt_bg(fl["background_pct"], fc["background_pct"]))
     rss = r["rss_watchers_kib"]
-    row("Resident memory (VmRSS), %d idle watchers" % wf["watchers"],
-        "%.1f MiB" % (rss / 1024.0), "%.1f MiB with none" % (r["rss_base_kib"] / 1024.0), "",
-        "≤ 10 MB (10 MiB)", verdict(rss <= 10 * 1024))
-    row("Idle CPU over %.0f s, %d watchers connected (ACTIVE agent)" % (args.idle_seconds,
-                                                                        wf["watchers"]),
+    row("Resident memory (VmRSS), %d idle watchers" % args.watchers,
+        "%.1f MiB" % (rss / 1024.0), "%.1f MiB with no watchers" % (r["rss_base_kib"] / 1024.0),
+        "", "≤ 10 MB (10 MiB)", verdict(rss <= 10 * 1024))
+    row("Idle CPU over %g s, %d watchers connected (ACTIVE agent)" % (args.idle_seconds,
+                                                                      args.watchers),
         "%.2f %% of one core" % r["idle_cpu_watchers"],
         "%.2f %% with no watchers; PASSIVE agent %.2f %%" % (r["idle_cpu_base"],
                                                               r["idle_cpu_passive"]),
         "", "near zero (< 1 % of one core)", verdict(r["idle_cpu_watchers"] < 1.0))
-    header = ["| benchmark | latchd | reference | latchd / reference | target | result |",
-              "|---|---|---|---|---|---|"]
+    header = ["| benchmark | latchd | reference | latchd / reference | target | result | "
+              "other load |",
+              "|---|---|---|---|---|---|---|"]
     return "\n".join(header + rows)
 
 
@@ -336,214 +577,38 @@ def machine_line():
 
 def git_rev():
     try:
-        r = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+        r = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                            capture_output=True, text=True, timeout=10)
         return r.stdout.strip() or "?"
     except (OSError, subprocess.TimeoutExpired):
         return "?"
 
 
-# ------------------------------------------------------------------------------------------
-# Main
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seconds", type=float, default=10.0, help="per load run (default 10)")
-    ap.add_argument("--clients", type=int, default=16, help="socket_load clients (default 16)")
-    ap.add_argument("--watchers", type=int, default=1000, help="watch connections (default 1000)")
-    ap.add_argument("--idle_seconds", type=float, default=10.0, help="idle CPU window (default 10)")
-    ap.add_argument("--perf", action="store_true",
-                    help="also `perf record -g` the agent during its socket and HTTP loads "
-                         "(reports in bench/out/perf-*.txt)")
-    ap.add_argument("--results", default=os.path.join(BENCH_DIR, "results.md"),
-                    help="where to write the table (default bench/results.md)")
-    args = ap.parse_args()
-
-    # Children inherit the limit: the agent needs > 1,000 descriptors for the watchers.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    need = args.watchers + 64
-    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < need:
-        say("RLIMIT_NOFILE hard limit %d < %d" % (hard, need))
-        return 1
-
-    for tool in ("wrk", "haproxy"):
-        if not shutil.which(tool):
-            say("%s not found (apt-get install -y wrk haproxy)" % tool)
-            return 1
-    if not harness.binaries_available():
-        say("latchd/latchctl not found in %s; build with:\n  cmake -S %s -B %s/build-bench "
-            "-DCMAKE_BUILD_TYPE=Release && make -C %s/build-bench -j2 latchd latchctl"
-            % (harness.bin_dir(), REPO, REPO, REPO))
-        return 1
-    b = subprocess.run([os.path.join(BENCH_DIR, "build.sh")], capture_output=True, text=True,
-                       timeout=300)
-    if b.returncode != 0:
-        say("bench/build.sh failed:\n%s%s" % (b.stdout, b.stderr))
-        return 1
-
-    tmp = tempfile.mkdtemp(prefix="latchd-bench-")
-    keep = os.environ.get("LATCHD_KEEP_TMP") == "1"
-    procs = []  # everything started here, stopped by pid in the finally
-    zk = None
-    agents = []
-    fanout = None
-    r = {}
-    ok = False
-    try:
-        say("temp dir %s; latchd from %s" % (tmp, harness.bin_dir()))
-        # ZooKeeper's default tickTime (2 s) so the agents get the daemon's default session
-        # timeout (10 s, renewal every 1 s) rather than the tests' short one.
-        zk = harness.ZkEnsemble(os.path.join(tmp, "zk"), size=1, tick_time=2000, logging=False)
-        zk.start(wait=True, timeout=60)
-        for i in (1, 2):
-            agents.append(harness.Agent("host%d" % i, zk.connect_string(), tmp,
-                                        session_timeout_ms=10000))
-        for a in agents:
-            a.start(wait=False)
-        for a in agents:
-            a.wait_ready(30)
-        active = wait_one_active(agents)
-        passive = [a for a in agents if a is not active][0]
-        st = active.status()
-        say("ACTIVE %s (pid %d), PASSIVE %s (pid %d); negotiated session timeout %s ms" % (
-            active.id, active.pid, passive.id, passive.pid, st.get("zk", {}).get("timeout_ms")))
-        time.sleep(1.0)
-
-        r["rss_base_kib"] = vm_rss_kib(active.pid)
-        say("idle CPU, no watchers, %.0f s" % args.idle_seconds)
-        cpu = idle_cpu([active.pid, passive.pid], args.idle_seconds)
-        r["idle_cpu_base"], r["idle_cpu_passive"] = cpu[active.pid], cpu[passive.pid]
-
-        # 1. Socket: latchd vs the epoll ceiling, with latchd's own status line as the reply.
-        reply = harness.unix_request(active.socket_path, "status")
-        ceiling, ceiling_path = start_ceiling(tmp, reply)
-        procs.append(ceiling)
-        perf = None
-        if args.perf:
-            perf = start_perf(active.pid, "socket", tmp)
-        t0 = cpu_ticks(active.pid)
-        w0 = time.monotonic()
-        r["socket_latchd"] = socket_load(active.socket_path, "latchd", args.clients,
-                                         args.seconds, tmp)
-        r["socket_cpu"] = (cpu_ticks(active.pid) - t0) / CLK_TCK / (time.monotonic() - w0) * 100
-        if perf:
-            finish_perf(perf, "socket")
-        if active.http_status() != "ACTIVE":
-            raise RuntimeError("%s is no longer ACTIVE after the socket load" % active.id)
-        t0 = cpu_ticks(ceiling.pid)
-        w0 = time.monotonic()
-        r["socket_ceiling"] = socket_load(ceiling_path, "ceiling", args.clients, args.seconds,
-                                          tmp)
-        r["ceiling_cpu"] = (cpu_ticks(ceiling.pid) - t0) / CLK_TCK / (time.monotonic() - w0) * 100
-        harness.stop_process(ceiling)
-
-        # 2. HTTP: latchd vs HAProxy (one thread; then its default threads, for information).
-        secs = max(1, int(round(args.seconds)))
-        if args.perf:
-            perf = start_perf(active.pid, "http", tmp)
-        r["http_latchd"] = wrk("http://127.0.0.1:%d%s" % (active.http_port, STATUS_PATH),
-                               "latchd", secs, tmp)
-        if args.perf:
-            finish_perf(perf, "http")
-        hp, hport = start_haproxy(tmp, "haproxy1", 1)
-        procs.append(hp)
-        r["http_haproxy1"] = wrk("http://127.0.0.1:%d%s" % (hport, STATUS_PATH), "haproxy1",
-                                 secs, tmp)
-        harness.stop_process(hp)
-        hp, hport = start_haproxy(tmp, "haproxy", 0)
-        procs.append(hp)
-        r["http_haproxy_default"] = wrk("http://127.0.0.1:%d%s" % (hport, STATUS_PATH),
-                                        "haproxy", secs, tmp)
-        harness.stop_process(hp)
-        if active.http_status() != "ACTIVE":
-            raise RuntimeError("%s is no longer ACTIVE after the HTTP load" % active.id)
-
-        # 3 + 4. Watchers: connect, measure memory and idle CPU, then trigger the change.
-        say("watch_fanout: %d watchers on %s" % (args.watchers, active.id))
-        fanout_log = os.path.join(tmp, "watch_fanout.log")
-        fanout = harness.spawn([os.path.join(OUT_DIR, "watch_fanout"),
-                                "--socket=%s" % active.socket_path,
-                                "--watchers=%d" % args.watchers, "--trigger=yield",
-                                "--timeout=10", "--stdin"],
-                               "watch_fanout", fanout_log, stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE)
-        procs.append(fanout)
-        line = read_line(fanout.stdout, 60, "watch_fanout READY")
-        if not line.startswith("READY"):
-            raise RuntimeError("watch_fanout: %r; %s" % (line, harness.tail(fanout_log)))
-        say("watch_fanout: %s" % line)
-        time.sleep(1.0)  # let the allocator settle after the burst of accepts
-        r["rss_watchers_kib"] = vm_rss_kib(active.pid)
-        say("idle CPU with %d watchers, %.0f s" % (args.watchers, args.idle_seconds))
-        r["idle_cpu_watchers"] = idle_cpu([active.pid], args.idle_seconds)[active.pid]
-        r["rss_watchers_after_idle_kib"] = vm_rss_kib(active.pid)
-        fanout.stdin.write(b"trigger\n")
-        fanout.stdin.flush()
-        line = read_line(fanout.stdout, 60, "watch_fanout result")
-        r["fanout"] = json.loads(line)
-        fanout.stdin.write(b"quit\n")
-        fanout.stdin.flush()
-        try:
-            fanout.wait(15)
-        except subprocess.TimeoutExpired:
-            pass
-        harness.stop_process(fanout)
-        if r["fanout"]["first_change"]["received"] == 0:
-            raise RuntimeError("no watcher saw the role change: %s" % line)
-        # The other agent takes over (a sanity check that the yield did what it should).
-        harness.wait_until(lambda: passive.http_status() == "ACTIVE", 15,
-                           "%s ACTIVE after the yield" % passive.id)
-        ok = True
-    except Exception as e:  # noqa: BLE001 - reported, exit 1
-        say("FAILED: %s: %s" % (type(e).__name__, e))
-        for a in agents:
-            say("-- %s log tail:\n%s" % (a.name, a.log_tail(15)))
-    finally:
-        for p in procs:
-            harness.stop_process(p, 5)
-        for a in agents:
-            a.stop()
-        if zk:
-            zk.stop()
-        if keep or not ok:
-            say("kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    if not ok:
-        return 1
-
-    table = build_report(r, args)
-    raw = {k: v for k, v in r.items()}
-    for k in ("http_latchd", "http_haproxy1", "http_haproxy_default"):
-        if k in raw:
-            raw[k] = {kk: vv for kk, vv in raw[k].items() if kk != "raw"}
+def write_results(path, table, r, args):
     doc = "\n".join([
         "# latchd benchmark results",
         "",
-        "`python3 bench/run.py` on %s, %s; commit %s; latchd from `%s`." % (
+        "`python3 bench/run.py` on %s; %s; HEAD %s (work tree as built); latchd from `%s`." % (
             time.strftime("%Y-%m-%d %H:%M"), machine_line(), git_rev(),
             os.path.relpath(harness.bin_dir(), REPO)),
-        "Load runs: %.0f s each, socket_load %d clients, wrk -t2 -c16; ZooKeeper standalone "
-        "(tickTime 2 s), two agents, session timeout 10 s." % (args.seconds, args.clients),
+        "Load runs %g s each: socket_load %d clients, `wrk -t2 -c16 --latency`; watch fan-out "
+        "%d watchers, %d rounds; ZooKeeper standalone (tickTime 2 s), two agents, session "
+        "timeout 10 s." % (args.seconds, args.clients, args.watchers, args.fanout_rounds),
+        "\"other load\": CPU used by processes not started by the benchmark during that "
+        "measurement, in %% of the whole machine (%d cores)." % os.cpu_count(),
         "",
         table,
         "",
         "<details><summary>raw figures (JSON)</summary>",
         "",
         "```json",
-        json.dumps(raw, indent=1, sort_keys=True),
+        json.dumps(r, indent=1, sort_keys=True),
         "```",
         "</details>",
         "",
     ])
-    with open(args.results, "w") as f:
+    with open(path, "w") as f:
         f.write(doc)
-    print(table)
-    say("wrote %s" % args.results)
-    return 0
 
 
 # ------------------------------------------------------------------------------------------
@@ -569,10 +634,199 @@ def finish_perf(perf, name):
     os.makedirs(OUT_DIR, exist_ok=True)
     out = os.path.join(OUT_DIR, "perf-%s.txt" % name)
     with open(out, "w") as f:
-        subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
-                        "--percent-limit", "1", "-g", "none"], stdout=f,
+        subprocess.run(["perf", "report", "-i", data, "--children", "--stdio",
+                        "--percent-limit", "2", "-g", "none"], stdout=f,
                        stderr=subprocess.DEVNULL, timeout=120)
     say("perf profile of the %s load: %s" % (name, out))
+
+
+# ------------------------------------------------------------------------------------------
+# Main
+
+
+def run(args, tmp, r):
+    """All measurements; fills r. Raises on anything that fails to run."""
+    zk = harness.ZkEnsemble(os.path.join(tmp, "zk"), size=1, tick_time=2000, logging=False)
+    agents = []
+    ceiling = None
+    try:
+        # ZooKeeper's default tickTime (2 s), so the agents get the daemon's default session
+        # timeout (10 s: a lease renewal every 1 s) rather than the tests' short one.
+        zk.start(wait=True, timeout=60)
+        for i in (1, 2):
+            agents.append(harness.Agent("host%d" % i, zk.connect_string(), tmp,
+                                        session_timeout_ms=10000))
+        for a in agents:
+            a.start(wait=False)
+        for a in agents:
+            a.wait_ready(30)
+        active = wait_one_active(agents)
+        passive = [a for a in agents if a is not active][0]
+        st = active.status()
+        say("ACTIVE %s (pid %d), PASSIVE %s (pid %d); negotiated session timeout %s ms" % (
+            active.id, active.pid, passive.id, passive.pid, st["zk"]["timeout_ms"]))
+        r["negotiated_session_timeout_ms"] = st["zk"]["timeout_ms"]
+        time.sleep(1.0)
+
+        r["rss_base_kib"] = vm_rss_kib(active.pid)
+        say("idle CPU, no watchers, %g s" % args.idle_seconds)
+        cpu = idle_cpu([active.pid, passive.pid], args.idle_seconds)
+        r["idle_cpu_base"] = round(cpu[active.pid], 3)
+        r["idle_cpu_passive"] = round(cpu[passive.pid], 3)
+
+        # 1. Socket: latchd vs the epoll ceiling, which answers with latchd's own status line.
+        reply = harness.unix_request(active.socket_path, "status")
+        r["status_line_bytes"] = len(reply) + 1
+        ceiling, ceiling_path = start_ceiling(tmp, reply)
+        perf = start_perf(active.pid, "socket", tmp) if args.perf else None
+        sl, sc, r["socket_attempts"] = paired(
+            args, "the socket loads",
+            lambda: socket_load(active.socket_path, "latchd", args, tmp, active.pid),
+            lambda: socket_load(ceiling_path, "ceiling", args, tmp, ceiling.pid))
+        finish_perf(perf, "socket")
+        r["socket_latchd"], r["socket_ceiling"] = sl, sc
+        if active.http_status() != "ACTIVE":
+            raise RuntimeError("%s is no longer ACTIVE after the socket load" % active.id)
+
+        # 2. HTTP: latchd vs HAProxy (one thread), then HAProxy with its default threads.
+        secs = max(1, int(round(args.seconds)))
+        hp1 = HaProxy(tmp, "haproxy-nbthread1", 1).start()
+        try:
+            perf = start_perf(active.pid, "http", tmp) if args.perf else None
+            hl, hh, r["http_attempts"] = paired(
+                args, "the HTTP loads",
+                lambda: wrk("http://127.0.0.1:%d%s" % (active.http_port, STATUS_PATH), "latchd",
+                            secs, tmp, active.pid),
+                lambda: wrk(hp1.url, "haproxy-nbthread1", secs, tmp, hp1.proc.pid))
+            finish_perf(perf, "http")
+        finally:
+            hp1.stop()
+        r["http_latchd"], r["http_haproxy1"] = hl, hh
+        hp = HaProxy(tmp, "haproxy-default", 0).start()
+        try:
+            wait_quiet(args, "HAProxy (default threads)")
+            m = CpuMeter().start()
+            r["http_haproxy_default"] = wrk(hp.url, "haproxy-default", secs, tmp, hp.proc.pid)
+            r["http_haproxy_default"]["background_pct"] = round(m.stop(), 1)
+        finally:
+            hp.stop()
+        if active.http_status() != "ACTIVE":
+            raise RuntimeError("%s is no longer ACTIVE after the HTTP load" % active.id)
+
+        # 3 + 4. Watchers. Round 1 also measures memory and idle CPU with the watchers
+        # connected. Each round watches the agent that is ACTIVE then and makes it yield.
+        r["fanout_latchd"] = []
+        for i in range(args.fanout_rounds):
+            target = wait_one_active(agents)
+            other = [a for a in agents if a is not target][0]
+
+            def measure(target=target):
+                time.sleep(1.0)  # let the allocator settle after the burst of accepts
+                out = {"rss_kib": vm_rss_kib(target.pid)}
+                say("idle CPU with %d watchers, %g s" % (args.watchers, args.idle_seconds))
+                out["idle_cpu_pct"] = round(
+                    idle_cpu([target.pid], args.idle_seconds)[target.pid], 3)
+                out["rss_after_idle_kib"] = vm_rss_kib(target.pid)
+                return out
+            res = fanout_round(target.socket_path, args, tmp, "fanout-latchd-%d" % (i + 1),
+                               measure if i == 0 else None)
+            res["agent"] = target.id
+            r["fanout_latchd"].append(res)
+            if i == 0:
+                r["rss_watchers_kib"] = res["rss_kib"]
+                r["idle_cpu_watchers"] = res["idle_cpu_pct"]
+            # The other agent takes over: a check that the yield did what it should.
+            harness.wait_until(lambda other=other: other.http_status() == "ACTIVE", 15,
+                               "%s ACTIVE after the yield" % other.id)
+        r["fanout_ceiling"] = []
+        for i in range(args.fanout_rounds):
+            r["fanout_ceiling"].append(fanout_round(ceiling_path, args, tmp,
+                                                    "fanout-ceiling-%d" % (i + 1)))
+    finally:
+        if ceiling is not None:
+            harness.stop_process(ceiling, 5)
+        for a in agents:
+            a.stop()
+        zk.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=10.0, help="per load run (default 10)")
+    ap.add_argument("--clients", type=int, default=16, help="socket_load clients (default 16)")
+    ap.add_argument("--watchers", type=int, default=1000, help="watch connections (default 1000)")
+    ap.add_argument("--fanout_rounds", type=int, default=3,
+                    help="yield rounds per fan-out target (default 3)")
+    ap.add_argument("--idle_seconds", type=float, default=10.0,
+                    help="idle CPU window (default 10)")
+    ap.add_argument("--max_background", type=float, default=10.0,
+                    help="%% of the machine used by other processes above which a measurement "
+                         "counts as disturbed (default 10)")
+    ap.add_argument("--quiet_wait", type=float, default=60.0,
+                    help="seconds to wait for a quiet machine before each measurement "
+                         "(default 60; 0: do not wait)")
+    ap.add_argument("--attempts", type=int, default=3,
+                    help="tries of a disturbed latchd/reference pair (default 3)")
+    ap.add_argument("--perf", action="store_true",
+                    help="also `perf record -g` the agent during its socket and HTTP loads "
+                         "(reports in bench/out/perf-*.txt)")
+    ap.add_argument("--results", default=os.path.join(BENCH_DIR, "results.md"),
+                    help="where to write the table (default bench/results.md)")
+    args = ap.parse_args()
+
+    # Children inherit the limit: the agent needs more than 1,000 descriptors for the watchers.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    need = args.watchers + 64
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < need:
+        say("RLIMIT_NOFILE hard limit %d < %d" % (hard, need))
+        return 1
+
+    for tool in ("wrk", "haproxy"):
+        if not shutil.which(tool):
+            say("%s not found (apt-get install -y wrk haproxy)" % tool)
+            return 1
+    if not harness.binaries_available():
+        say("latchd/latchctl not found in %s; build with:\n  cmake -S %s -B %s/build-bench "
+            "-DCMAKE_BUILD_TYPE=Release && make -C %s/build-bench -j2 latchd latchctl"
+            % (harness.bin_dir(), REPO, REPO, REPO))
+        return 1
+    b = subprocess.run([os.path.join(BENCH_DIR, "build.sh")], capture_output=True, text=True,
+                       timeout=300)
+    if b.returncode != 0:
+        say("bench/build.sh failed:\n%s%s" % (b.stdout, b.stderr))
+        return 1
+
+    tmp = tempfile.mkdtemp(prefix="latchd-bench-")
+    say("temp dir %s; latchd from %s" % (tmp, harness.bin_dir()))
+    r = {}
+    ok = False
+    t0 = time.monotonic()
+    try:
+        run(args, tmp, r)
+        ok = True
+    except Exception as e:  # noqa: BLE001 - reported; exit 1
+        say("FAILED: %s: %s" % (type(e).__name__, e))
+    finally:
+        for pid, name in harness.live_processes():  # nothing should be left; by pid
+            say("stopping leftover %s (pid %d)" % (name, pid))
+            with harness._procs_lock:  # noqa: SLF001
+                entry = harness._procs.get(pid)  # noqa: SLF001
+            if entry:
+                harness.stop_process(entry[0], 5)
+        if ok and os.environ.get("LATCHD_KEEP_TMP") != "1":
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            say("kept %s" % tmp)
+    if not ok:
+        return 1
+    r["run_seconds"] = round(time.monotonic() - t0, 1)
+    table = build_report(r, args)
+    write_results(args.results, table, r, args)
+    print(table)
+    say("wrote %s (run took %.0f s)" % (args.results, r["run_seconds"]))
+    return 0
 
 
 if __name__ == "__main__":

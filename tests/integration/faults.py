@@ -479,6 +479,77 @@ def fd_kinds(fds):
     return dict(c)
 
 
+class CpuMeter:
+    """Machine CPU during a stretch, split into ours (this process, the processes it started,
+    the children it reaped) and the background (everything else), in % of the whole machine.
+    Figures measured on a shared machine are read with the background next to them."""
+
+    TCK = os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _machine():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        total = sum(v)
+        return total - v[3] - v[4], total
+
+    @staticmethod
+    def _ticks(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                d = f.read()
+            fl = d[d.rindex(")") + 2:].split()
+            return int(fl[11]) + int(fl[12])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def start(self):
+        import resource
+        self.m0 = self._machine()
+        self.pids0 = {pid: t for pid, _ in harness.live_processes()
+                      for t in [self._ticks(pid)] if t is not None}
+        self.self0 = self._ticks(os.getpid()) or 0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.ch0 = ru.ru_utime + ru.ru_stime
+        return self
+
+    def stop(self):
+        """Returns (busy %, ours %, background %) since start()."""
+        import resource
+        busy1, total1 = self._machine()
+        busy = busy1 - self.m0[0]
+        total = max(1, total1 - self.m0[1])
+        own = (self._ticks(os.getpid()) or 0) - self.self0
+        live = {pid for pid, _ in harness.live_processes()}
+        for pid in live:
+            t = self._ticks(pid)
+            if t is not None:
+                own += t - self.pids0.get(pid, 0)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        reaped = (ru.ru_utime + ru.ru_stime - self.ch0) * self.TCK
+        reaped -= sum(t for pid, t in self.pids0.items() if pid not in live)
+        own += max(0.0, reaped)
+        busy_pct = busy / total * 100.0
+        own_pct = min(busy_pct, own / total * 100.0)
+        return busy_pct, own_pct, max(0.0, busy_pct - own_pct)
+
+
+def wait_quiet(max_background=15.0, max_wait=60.0, say=log):
+    """Waits (at most max_wait s) until other processes use less than max_background % of the
+    machine. Returns the last background figure."""
+    deadline = time.monotonic() + max_wait
+    noted = False
+    while True:
+        m = CpuMeter().start()
+        time.sleep(1.0)
+        bg = m.stop()[2]
+        if bg < max_background or time.monotonic() >= deadline:
+            return bg
+        if not noted:
+            say("background load %.0f %% of the machine; waiting up to %.0f s" % (bg, max_wait))
+            noted = True
+
+
 # ============================================================================================
 # Contenders
 
@@ -986,8 +1057,8 @@ class _Poller:
                 nxt = t + delay
             if delay > 0:
                 time.sleep(delay / NS)
-            else:
-                nxt = t
+            elif delay < -20 * MS:
+                nxt = t  # far behind (a stall): start afresh; a little behind: catch up
         self._close("hs")
         self._close("us")
 
@@ -1308,6 +1379,7 @@ def check_epochs(group, resets=()):
     seen = {}
     max_epoch = 0
     last = None
+    bad_terms = set()
     resets = sorted(resets)
     t0 = group.cluster.t0
     for t, cid, ep, ln in terms:
@@ -1330,7 +1402,7 @@ def check_epochs(group, resets=()):
         if ep <= 0:
             out.append(Violation("epoch", "%s: claim without an epoch: %s" % (group.name, desc)))
             continue
-        if last == (cid, ep):
+        if last == (cid, ep) or (cid, ep) in bad_terms:
             continue
         bad = None
         if ep in seen:
@@ -1345,6 +1417,7 @@ def check_epochs(group, resets=()):
         if bad:
             # reported once; a bad term is no reference for the terms after it
             out.append(Violation("epoch", bad, details()))
+            bad_terms.add((cid, ep))
             continue
         seen.setdefault(ep, cid)
         max_epoch = max(max_epoch, ep)
@@ -1488,6 +1561,7 @@ class Group:
                                           if k != act[0])
             if good and ok_who == act[0]:
                 if t - ok_since >= stable_s * NS:
+                    ok_since = self._settled_since(t_heal_ns, ok_since, ok_who)
                     took = ok_since - t_heal_ns
                     if record and took > bound:
                         self.report(Violation(
@@ -1507,6 +1581,20 @@ class Group:
                 [self.cluster.observer.describe(c.id, t_heal_ns, None, self.cluster.t0)
                  for c in self.contenders]))
         return None, None
+
+    def _settled_since(self, t_heal_ns, t_seen, who):
+        """When the final roles (who ACTIVE, every other answering contender PASSIVE) began:
+        the end of the last sample of any channel that answered otherwise, between the heal and
+        t_seen (the first time this process looked and saw them)."""
+        t = t_heal_ns
+        for c in self.answering():
+            final = ROLE_CODES["ACTIVE" if c.id == who else "PASSIVE"]
+            for ch in self.cluster.observer.channels(c.id):
+                for a, b, r, _ in reversed(ch.snapshot(t_heal_ns, t_seen)):
+                    if r != final:
+                        t = max(t, b)
+                        break
+        return min(t, t_seen)
 
     def participants(self):
         """[(node name, participant id)] of the latch in order."""
@@ -2038,6 +2126,23 @@ def measure(group, old, t_fault, t_to=None):
                 notact += mid - prev[0]
             prev = (mid, r)
     out["observer_old_not_active_ms"] = notact / MS
+    # the observer's view of when old stopped claiming: its last ACTIVE answer before its
+    # first answer that was not ACTIVE (or no answer) after the fault; None if it never stopped
+    stops = []
+    for ch in obs.channels(old.id):
+        last = None
+        stopped = False
+        for a, b, r, _ in ch.snapshot(t_fault, t_to):
+            if a < t_fault:
+                continue
+            if r == ROLE_CODES["ACTIVE"]:
+                last = b
+            else:
+                stopped = True
+                break
+        if stopped:
+            stops.append((last - t_fault) if last is not None else 0)
+    out["observer_old_last_active_ms"] = max(stops) / MS if stops else None
     return out
 
 

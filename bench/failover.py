@@ -1,0 +1,704 @@
+#!/usr/bin/env python3
+"""Failover benchmark: latchd side by side with an Atlas-like Curator LeaderLatch sidecar.
+
+    python3 bench/failover.py [--reps=3] [--scenarios=graceful,crash,...] [--session-ms=4000]
+
+One run, one ensemble: a 3-node ZooKeeper (tickTime 200 ms) on loopback; three latchd agents
+(zk_root /latchd-bench) and three bench/CuratorSidecar.java processes (zk_root /atlas-bench),
+every one reaching ZooKeeper only through proxies of its own (tests/integration/faults.py).
+Both groups get the same faults at the same moment (the ZooKeeper-server loss is aimed at
+each group's leader's server in turn); an independent observer polls every contender's
+GET /api/atlas/admin/status (and latchd's socket) every 2 ms; every contender journals its role
+changes on CLOCK_MONOTONIC. Figures come from the journals (cross-checked by the observer):
+
+  new ACTIVE     fault -> first ACTIVE of another contender
+  old stops      fault -> end of the old leader's ACTIVE (pause: SIGCONT -> end)
+  overlap        total time two contenders answered ACTIVE at once (a stopped process answers
+                 nothing; for latchd the observer's figure is shown next to it)
+  no ACTIVE      time without any ACTIVE contender in the window after the fault
+  leader not ACTIVE / moved   (ZooKeeper server loss, ZooKeeper leader kill, connection reset)
+
+Scenarios: graceful (SIGTERM of the ACTIVE), crash (SIGKILL), crash_restart (SIGKILL and an
+immediate restart, as systemd's Restart= would), partition (the ACTIVE cut off from every
+ZooKeeper server for 2 x session timeout), pause (SIGSTOP of the ACTIVE for session timeout +
+2 s), zk_server_loss (SIGKILL of the ZooKeeper server the ACTIVE is connected to), zk_leader_kill,
+conn_reset (the ACTIVE's ZooKeeper connection reset), quorum_loss (2 of 3 servers down for
+session timeout + 1.5 s), parent_deleted (another client deletes the latch parent).
+
+Writes bench/out/failover.md (the table) and bench/out/failover.json (every measurement).
+Exit status 0 when everything ran and latchd broke no invariant, 1 otherwise. Every process is
+started through the harness's spawn() and stopped by pid.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+OUT_DIR = os.path.join(BENCH_DIR, "out")
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+import faults  # noqa: E402
+import harness  # noqa: E402
+from faults import MS, NS, now_ns  # noqa: E402
+
+
+def say(msg):
+    sys.stderr.write("[failover %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------------------------------
+# The Curator sidecar
+
+_classes = None
+
+
+def sidecar_classes():
+    """Compiles bench/CuratorSidecar.java once per source version; returns the class dir."""
+    global _classes
+    if _classes:
+        return _classes
+    src = os.path.join(BENCH_DIR, "CuratorSidecar.java")
+    with open(src, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    target = os.path.join(tempfile.gettempdir(), "latchd-bench-java", digest)
+    if not os.path.isfile(os.path.join(target, ".ok")):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        work = tempfile.mkdtemp(prefix="build-", dir=os.path.dirname(target))
+        r = subprocess.run(["javac", "-proc:none", "-nowarn", "-encoding", "UTF-8", "-d", work,
+                            "-cp", ":".join(harness.CURATOR_JARS), src],
+                           capture_output=True, text=True, timeout=180)
+        if r.returncode != 0:
+            raise RuntimeError("javac CuratorSidecar failed:\n%s%s" % (r.stdout, r.stderr))
+        open(os.path.join(work, ".ok"), "w").close()
+        try:
+            os.rename(work, target)
+        except OSError:
+            pass
+    _classes = target
+    return target
+
+
+class CuratorContender(faults.Contender):
+    kind = "curator"
+    socket_path = None
+    lease_ns = None
+
+    def __init__(self, cid, proxies, workdir, root, session_ms):
+        super().__init__(cid, proxies)
+        self.session_ms = session_ms
+        self.root = root
+        self.dir = os.path.join(workdir, "curator-%s" % cid)
+        os.makedirs(self.dir, exist_ok=True)
+        self.journal_path = os.path.join(self.dir, "journal.jsonl")
+        self.log_path = os.path.join(self.dir, "sidecar.log")
+        self.http_port = harness.free_port()
+        self.proc = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def proc_obj(self):
+        return self.proc
+
+    def _spawn(self):
+        self._monos_before = len(self._monos())
+        cp = ":".join([sidecar_classes()] + harness.CURATOR_JARS + [harness.jar("slf4j-simple.jar")])
+        argv = (["java"] + harness.JAVA_TOOL_OPTS +
+                # TCP_NODELAY on the status endpoint's sockets: without it every answer
+                # waits ~40 ms for a delayed ACK (Nagle), which Jetty in Atlas does not.
+                ["-Dsun.net.httpserver.nodelay=true",
+                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                 "-cp", cp, "CuratorSidecar", self.id, self.connect_string, self.root,
+                 str(self.http_port), str(self.session_ms), self.journal_path])
+        self.proc = harness.spawn(argv, "curator-%s" % self.id, self.log_path)
+
+    def _monos(self):
+        out = []
+        try:
+            with open(self.log_path, "rb") as f:
+                for line in f:
+                    if line.startswith(b"MONO "):
+                        out.append(int(line.split()[1]))
+        except OSError:
+            pass
+        return out
+
+    def wait_ready(self, timeout=60.0):
+        def ready():
+            if not self.running:
+                raise AssertionError("curator-%s exited: %s" % (self.id,
+                                                               harness.tail(self.log_path)))
+            if len(self._monos()) <= self._monos_before:
+                return False
+            code, _, body = harness.http_get("127.0.0.1", self.http_port,
+                                             harness.STATUS_PATH, 1.0)
+            return code == 200
+        harness.wait_until(ready, timeout, "curator-%s answering" % self.id, interval=0.1)
+        # The journal's clock: System.nanoTime() must be CLOCK_MONOTONIC (it is on Linux).
+        t_start = max(t for t, w in self.lifecycle if w == "start")
+        mono = self._monos()[-1]
+        if not t_start <= mono <= now_ns():
+            raise AssertionError("curator-%s: System.nanoTime() %d is not CLOCK_MONOTONIC "
+                                 "(started at %d)" % (self.id, mono, t_start))
+
+    def _terminate_wait(self, timeout):
+        if self.paused:
+            self.resume()
+        return harness.stop_process(self.proc, timeout)
+
+    def _kill_wait(self):
+        return harness.kill_process(self.proc)
+
+
+def add_curator_group(cl, name, root, ids, session_ms):
+    g = faults.Group(cl, name, root, session_ms, strict=False)
+    for cid in ids:
+        c = CuratorContender(cid, cl.proxies_for(cid), cl.workdir, root, session_ms)
+        g.contenders.append(c)
+        cl.registered_logs.append(("curator-" + cid, c.log_path))
+    return cl.add_group(g)
+
+
+# ------------------------------------------------------------------------------------------
+# Scenarios: each returns {group name: metrics dict}
+
+
+def parallel(fns):
+    """Runs the callables at once (threads); returns their results in order."""
+    out = [None] * len(fns)
+    errs = []
+
+    def run(i, fn):
+        try:
+            out[i] = fn()
+        except Exception as e:  # noqa: BLE001
+            errs.append(e)
+    ts = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    if errs:
+        raise errs[0]
+    return out
+
+
+def last_life(c, what):
+    return max(t for t, w in c.lifecycle if w == what)
+
+
+def leaders(cl, groups):
+    out = {}
+    for g in groups:
+        a = g.active()
+        if a is None:
+            a, _ = g.wait_settled(now_ns(), limit_s=30, record=False)
+        if a is None:
+            raise RuntimeError("%s has no ACTIVE before the fault" % g.name)
+        out[g.name] = a
+    return out
+
+
+class Hit:
+    """What a fault did to one group: its ACTIVE before (old), the fault time, extra figures
+    taken during the scenario, and a function computing more from the journals afterwards."""
+
+    def __init__(self, old, t_fault, extra=None, post=None):
+        self.old = old
+        self.t_fault = t_fault
+        self.extra = dict(extra or {})
+        self.post = post
+
+
+def metrics(g, hit, t_to):
+    """The figures of one group for one run, over [fault, t_to] (after the post-heal checks,
+    so that a late second ACTIVE is counted)."""
+    m = faults.measure(g, hit.old, hit.t_fault, t_to)
+    act = g.active()
+    m["moved"] = act is not None and act is not hit.old
+    m["leader_after"] = act.id if act else None
+    # first ACTIVE of anybody (the old leader included) after the old leader's claim ended
+    end = faults.end_of_claim(hit.old, hit.t_fault, t_to=t_to)
+    again = None
+    if end is not None:
+        for c in g.contenders:
+            for s, e in faults.answer_intervals(c, ("ACTIVE",), t_to):
+                if s >= end and (again is None or s < again):
+                    again = s
+    m["active_again_ms"] = (again - hit.t_fault) / MS if again is not None else None
+    m.update(hit.extra)
+    if hit.post:
+        m.update(hit.post(t_to))
+    return m
+
+
+def sc_graceful(cl, groups, T):
+    old = leaders(cl, groups)
+    parallel([lambda g=g: old[g.name].terminate(15) for g in groups])
+    cl.note("SIGTERM of the ACTIVEs %s" % {k: v.id for k, v in old.items()})
+    hits = {g.name: Hit(old[g.name], last_life(old[g.name], "term")) for g in groups}
+    for g in groups:
+        faults.wait_new_active(g, old[g.name], hits[g.name].t_fault, 10)
+    time.sleep(0.5)
+    for g in groups:
+        old[g.name].start(wait=False)
+    for g in groups:
+        old[g.name].wait_ready(60)
+    return hits, now_ns()
+
+
+def sc_crash(cl, groups, T):
+    old = leaders(cl, groups)
+    hits = {g.name: Hit(old[g.name], cl.crash(old[g.name])) for g in groups}
+    for g in groups:
+        faults.wait_new_active(g, old[g.name], hits[g.name].t_fault, T + 10)
+    time.sleep(0.5)
+    for g in groups:
+        old[g.name].start(wait=False)
+    for g in groups:
+        old[g.name].wait_ready(60)
+    return hits, now_ns()
+
+
+def sc_crash_restart(cl, groups, T):
+    old = leaders(cl, groups)
+    hits = {}
+    for g in groups:
+        hits[g.name] = Hit(old[g.name], cl.crash(old[g.name]))
+        old[g.name].start(wait=False)
+    for g in groups:
+        act, t_ok = g.wait_settled(hits[g.name].t_fault, limit_s=T + 15, record=False)
+        h = hits[g.name]
+        # time until leadership is settled again (exactly one ACTIVE, the rest PASSIVE)
+        h.extra["settled_ms"] = (t_ok - h.t_fault) / MS if t_ok else None
+        h.extra["same_leader"] = act is old[g.name]
+    return hits, now_ns()
+
+
+def sc_partition(cl, groups, T):
+    old = leaders(cl, groups)
+    hits = {g.name: Hit(old[g.name], cl.partition(old[g.name])) for g in groups}
+    time.sleep(2 * T + 1)
+    for g in groups:
+        cl.heal_partition(old[g.name])
+    return hits, now_ns()
+
+
+def _after_resume(g, o):
+    def post(t_to):
+        tc = last_life(o, "cont")
+        # after SIGCONT: how long the old leader still answers ACTIVE, and the overlap then
+        after = [(s, e) for s, e in faults.answer_intervals(o, ("ACTIVE",), t_to) if e > tc]
+        ivs = {c.id: [(max(s, tc), e) for s, e in faults.answer_intervals(c, ("ACTIVE",), t_to)
+                      if e > tc] for c in g.contenders}
+        return {"old_stop_after_resume_ms":
+                max(0.0, (max(e for s, e in after) - tc) / MS) if after else 0.0,
+                "overlap_after_resume_ms": faults.overlap_length(ivs) / MS}
+    return post
+
+
+def sc_pause(cl, groups, T):
+    old = leaders(cl, groups)
+    hits = {}
+    for g in groups:
+        cl.pause(old[g.name])
+        hits[g.name] = Hit(old[g.name], last_life(old[g.name], "stop"),
+                           post=_after_resume(g, old[g.name]))
+    time.sleep(T + 2)
+    for g in groups:
+        cl.resume(old[g.name])
+    return hits, now_ns()
+
+
+def sc_zk_server_loss(cl, groups, T):
+    hits = {}
+    for g in groups:
+        o = leaders(cl, [g])[g.name]
+        s = cl.server_of(o)
+        if s is None:
+            raise RuntimeError("cannot tell which server %s uses" % o.id)
+        mode = s.mode()
+        t = cl.zk_kill(s)
+        time.sleep(T + 2)
+        # this group's figures end here (the next kill is aimed at the other group)
+        hits[g.name] = Hit(o, t, {"server_mode": mode}, post=None)
+        hits[g.name].t_to = now_ns()
+        cl.zk_start(s)
+        cl.zk_wait_serving()
+        for g2 in cl.groups:
+            g2.wait_settled(now_ns(), limit_s=T + 15, record=False)
+    return hits, now_ns()
+
+
+def sc_zk_leader_kill(cl, groups, T):
+    old = leaders(cl, groups)
+    s = cl.ens.wait_leader()
+    t = cl.zk_kill(s)
+    time.sleep(T + 2)
+    cl.zk_start(s)
+    return {g.name: Hit(old[g.name], t) for g in groups}, cl.zk_wait_serving()
+
+
+def sc_conn_reset(cl, groups, T):
+    old = leaders(cl, groups)
+    hits = {g.name: Hit(old[g.name], cl.reset_connections(old[g.name])) for g in groups}
+    time.sleep(T + 1)
+    return hits, now_ns()
+
+
+def sc_quorum_loss(cl, groups, T):
+    import random
+    old = leaders(cl, groups)
+    t = cl.lose_quorum(random.Random(7), include_leader=True)
+    time.sleep(T + 1.5)
+    t_restart = now_ns()
+    t_back = cl.zk_restore()
+    extra = {"quorum_down_ms": (t_restart - t) / MS}
+    return {g.name: Hit(old[g.name], t, extra) for g in groups}, t_back
+
+
+def sc_parent_deleted(cl, groups, T):
+    old = leaders(cl, groups)
+    hits = {g.name: Hit(old[g.name], cl.delete_latch_parent(g)) for g in groups}
+    return hits, now_ns()
+
+
+# where "the leader's time not ACTIVE" is a figure of interest (leadership may stay)
+NOT_ACTIVE_SCENARIOS = {"zk_server_loss", "zk_leader_kill", "conn_reset", "quorum_loss"}
+
+SCENARIOS = [
+    ("graceful", sc_graceful, "SIGTERM of the ACTIVE"),
+    ("crash", sc_crash, "SIGKILL of the ACTIVE"),
+    ("crash_restart", sc_crash_restart, "SIGKILL + immediate restart of the ACTIVE"),
+    ("partition", sc_partition, "ACTIVE cut off from all ZooKeeper servers (2 x session)"),
+    ("pause", sc_pause, "SIGSTOP of the ACTIVE for session + 2 s, then SIGCONT"),
+    ("zk_server_loss", sc_zk_server_loss, "SIGKILL of the ZooKeeper server the ACTIVE uses"),
+    ("zk_leader_kill", sc_zk_leader_kill, "SIGKILL of the ZooKeeper leader"),
+    ("conn_reset", sc_conn_reset, "the ACTIVE's ZooKeeper connection reset"),
+    ("quorum_loss", sc_quorum_loss, "2 of 3 ZooKeeper servers down for session + 1.5 s"),
+    ("parent_deleted", sc_parent_deleted, "another client deletes the latch parent"),
+]
+
+
+# ------------------------------------------------------------------------------------------
+# Report
+
+
+def zk_fsync(ens):
+    """'zk1 1.6/7, zk2 ...': each server's average and maximum txn-log fsync time (ms) from
+    `mntr` (since its last start)."""
+    out = []
+    for s in ens.servers:
+        d = {}
+        for line in (s.four_letter("mntr") or "").splitlines():
+            k, _, v = line.partition("\t")
+            d[k] = v
+        if "zk_avg_fsynctime" in d:
+            out.append("%s %s/%s" % (s.name, d["zk_avg_fsynctime"], d.get("zk_max_fsynctime")))
+    return ", ".join(out) or "—"
+
+
+def agg(values, how="median"):
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    if how == "max":
+        return max(vals)
+    return statistics.median(vals)
+
+
+def fmt(v, unit=" ms"):
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if v >= 100:
+        return "%.0f%s" % (v, unit)
+    return "%.1f%s" % (v, unit)
+
+
+def cell(ms, key, how="median"):
+    vals = [m.get(key) for m in ms]
+    a = agg(vals, how)
+    if a is None:
+        return "—"
+    if how == "median" and len([v for v in vals if v is not None]) > 1:
+        return "%s (max %s)" % (fmt(a), fmt(agg(vals, "max"), ""))
+    return fmt(a)
+
+
+def moved_cell(ms):
+    n = sum(1 for m in ms if m.get("moved"))
+    return "%d/%d" % (n, len(ms))
+
+
+def targets_for(name, ms, T_ms):
+    """(target text, PASS/MISS) for latchd, or None."""
+    def allv(key):
+        return [m.get(key) for m in ms]
+    if name == "graceful":
+        new = [v for v in allv("new_active_ms") if v is not None]
+        ok = len(new) == len(ms) and statistics.median(new) <= 50 and \
+            all(v == 0 for v in allv("overlap_ms")) and all(v == 0 for v in allv(
+                "observer_overlap_ms"))
+        return "new ACTIVE ≤ 50 ms (median), zero overlap", ok
+    if name == "crash":
+        return ("new ACTIVE ≤ session + 0.5 s = %d ms" % (T_ms + 500),
+                all(v is not None and v <= T_ms + 500 for v in allv("new_active_ms")))
+    if name == "crash_restart":
+        return ("settled again ≤ 1 s, same leader, nobody else ACTIVE",
+                all(v is not None and v <= 1000 for v in allv("settled_ms")) and
+                all(allv("same_leader")) and all(v is None for v in allv("new_active_ms")))
+    if name == "partition":
+        return ("zero overlap; old stops before its session can expire",
+                all(v == 0 for v in allv("overlap_ms")) and
+                all(m["old_stop_ms"] is not None and m["old_stop_ms"] < T_ms * 0.9 and
+                    (m["new_active_ms"] is None or m["old_stop_ms"] < m["new_active_ms"])
+                    for m in ms))
+    if name == "pause":
+        return ("zero overlap after resume",
+                all(v == 0 for v in allv("overlap_after_resume_ms")) and
+                all(v == 0 for v in allv("observer_overlap_ms")))
+    if name == "zk_server_loss":
+        return ("leadership stays; the leader never seen not ACTIVE",
+                not any(allv("moved")) and all(v == 0 for v in allv("old_not_active_ms")) and
+                all(v == 0 for v in allv("observer_old_not_active_ms")))
+    return None
+
+
+def report(results, T_ms, reps, meta):
+    lines = []
+    lines.append("Session timeout %d ms (both), ZooKeeper 3 nodes, tickTime 200 ms, %d run(s) per "
+                 "scenario; median (max) over the runs; times from the fault." % (T_ms, reps))
+    lines.append("")
+    lines.append("| scenario | contender | new ACTIVE elsewhere | old stops claiming (journals / "
+                 "last ACTIVE answer) | overlap "
+                 "(journals / observer) | no ACTIVE at all | leader not ACTIVE | moved | "
+                 "unsettled | other load | observer period | latchd target |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, _, desc in SCENARIOS:
+        if name not in results:
+            continue
+        for kind in ("latchd", "curator"):
+            ms = results[name].get(kind)
+            if not ms:
+                continue
+            if name == "pause":
+                stop = "%s after SIGCONT" % cell(ms, "old_stop_after_resume_ms")
+                over = "%s / %s (after SIGCONT: %s)" % (
+                    cell(ms, "overlap_ms", "max"), cell(ms, "observer_overlap_ms", "max"),
+                    cell(ms, "overlap_after_resume_ms", "max"))
+            else:
+                stop = "%s / %s" % (cell(ms, "old_stop_ms"),
+                                    cell(ms, "observer_old_last_active_ms"))
+                over = "%s / %s" % (cell(ms, "overlap_ms", "max"),
+                                    cell(ms, "observer_overlap_ms", "max"))
+            new = cell(ms, "new_active_ms")
+            if name == "crash_restart":
+                new = "%s; leadership settled after %s (same leader %d/%d)" % (
+                    new, cell(ms, "settled_ms"), sum(1 for m in ms if m.get("same_leader")),
+                    len(ms))
+            if name in ("quorum_loss", "zk_leader_kill", "zk_server_loss", "conn_reset",
+                        "parent_deleted"):
+                new = "%s; an ACTIVE again after %s" % (new, cell(ms, "active_again_ms"))
+            notact = cell(ms, "old_not_active_ms") if name in NOT_ACTIVE_SCENARIOS else "—"
+            unsettled = sum(1 for m in ms if not m.get("settled", True))
+            tgt = ""
+            if kind == "latchd":
+                t = targets_for(name, ms, T_ms)
+                if t:
+                    tgt = "%s: **%s**" % (t[0], "PASS" if t[1] else "MISS")
+            bg = agg([m.get("background_pct") for m in ms], "max")
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                name if kind == "latchd" else "", "latchd" if kind == "latchd" else "Curator",
+                new, stop, over, cell(ms, "no_active_ms"), notact, moved_cell(ms),
+                "%d/%d" % (unsettled, len(ms)),
+                ("≤ %.0f %%" % bg) if (bg is not None and kind == "latchd") else "",
+                fmt(agg([m.get("observer_period_ms") for m in ms], "max")), tgt))
+    lines.append("")
+    lines.append("Scenarios: " + "; ".join("**%s**: %s" % (n, d) for n, _, d in SCENARIOS
+                                           if n in results) + ".")
+    if "quorum_loss" in results:
+        down = [m.get("quorum_down_ms") for k in results["quorum_loss"].values() for m in k]
+        lines.append("Quorum loss: servers restarted %s after the fault (median)." % fmt(
+            agg(down)))
+    lines.append("Old stops claiming: the end of its ACTIVE in its journal (the Curator sidecar "
+                 "journals no line when its latch is closed on SIGTERM, so there it is the process "
+                 "exit) / its last ACTIVE answer seen by the observer. Overlap: journals (a "
+                 "stopped process answers nothing) / observer.")
+    lines.append("Unsettled: runs after which the group had no single ACTIVE within session "
+                 "timeout + 15 s of the heal (its contenders were then restarted). Other load: "
+                 "CPU used by processes this benchmark did not start, during the runs of the "
+                 "scenario (max), in % of the machine. Observer period: the mean interval between two "
+                 "answered polls of one channel, worst channel of the group, worst run.")
+    lines.append("")
+    for k, v in meta.items():
+        lines.append("- %s: %s" % (k, v))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--session-ms", type=int, default=4000)
+    ap.add_argument("--scenarios", default=",".join(n for n, _, _ in SCENARIOS))
+    ap.add_argument("--out", default=os.path.join(OUT_DIR, "failover.md"))
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--max_background", type=float, default=15.0,
+                    help="before each scenario wait until other processes use less than this "
+                    "%% of the machine ...")
+    ap.add_argument("--quiet_wait", type=float, default=60.0, help="... for at most this long (s)")
+    ap.add_argument("--zk_dir", default="",
+                    help="parent directory of the ZooKeeper data dirs (default: the temp dir; "
+                    "/dev/shm takes the disk's fsync out of every write)")
+    ap.add_argument("--observer_ms", type=float, default=1.7,
+                    help="observer poll period per contender (HTTP and socket), ms; nine "
+                    "contenders on two cores need a little below 2 to average 2")
+    args = ap.parse_args()
+    os.environ.setdefault("LATCHD_BIN_DIR", os.path.join(REPO, "build", "bin"))
+    harness.require_binaries()
+    wanted = args.scenarios.split(",")
+    unknown = set(wanted) - {n for n, _, _ in SCENARIOS}
+    if unknown:
+        ap.error("unknown scenarios %s" % sorted(unknown))
+    T = args.session_ms / 1000.0
+    tmp = tempfile.mkdtemp(prefix="latchd-failover-")
+    say("temp dir %s; binaries %s" % (tmp, harness.bin_dir()))
+    sidecar_classes()
+    zk_base = tempfile.mkdtemp(prefix="latchd-failover-zk-", dir=args.zk_dir) if args.zk_dir \
+        else os.path.join(tmp, "zk")
+    ens = harness.ZkEnsemble(zk_base, size=3, tick_time=200)
+    cl = None
+    results = {}
+    ok = True
+    t_begin = time.monotonic()
+    try:
+        ens.start(wait=True)
+        cl = faults.FaultCluster(ens, tmp, observer_interval=args.observer_ms / 1000.0)
+        lg = cl.add_latchd_group("latchd", "/latchd-bench", ["l1", "l2", "l3"],
+                                 session_ms=args.session_ms)
+        cg = add_curator_group(cl, "curator", "/atlas-bench", ["c1", "c2", "c3"],
+                               args.session_ms)
+        cl.start()
+        groups = [lg, cg]
+        say("ACTIVE: latchd %s, Curator %s; observer %s" % (
+            lg.active().id, cg.active().id,
+            {k: "%.1f ms" % v[1] for k, v in cl.observer.period_stats().items()}))
+        for name, fn, desc in SCENARIOS:
+            if name not in wanted:
+                continue
+            faults.wait_quiet(args.max_background, args.quiet_wait, say)
+            for rep in range(args.reps):
+                t_from = now_ns()
+                cl.note("== %s #%d" % (name, rep + 1))
+                meter = faults.CpuMeter().start()
+                hits, t_heal = fn(cl, groups, T)
+                background = meter.stop()[2]
+                settled = cl.check_after_heal(t_heal, t_from=t_from)
+                time.sleep(1.0)
+                res = {}
+                for g in groups:
+                    h = hits[g.name]
+                    res[g.name] = metrics(g, h, getattr(h, "t_to", None) or now_ns())
+                    res[g.name]["settled"] = settled[g.name][0] is not None
+                    res[g.name]["background_pct"] = background
+                    ps = cl.observer.period_stats(t_from)
+                    res[g.name]["observer_period_ms"] = max(
+                        v[1] for k, v in ps.items()
+                        if k.split("/")[0] in {c.id for c in g.contenders}) if ps else None
+                    results.setdefault(name, {}).setdefault(g.name, []).append(res[g.name])
+                for g in groups:
+                    if settled[g.name][0] is None:
+                        # leave the next scenario a working group: restart every contender
+                        say("%s did not settle after %s #%d: restarting its contenders" % (
+                            g.name, name, rep + 1))
+                        cl.note("restart every contender of %s" % g.name)
+                        for c in g.contenders:
+                            c.kill()
+                        for c in g.contenders:
+                            c.start(wait=False)
+                        for c in g.contenders:
+                            c.wait_ready(60)
+                        g.wait_settled(now_ns(), limit_s=60, record=False)
+                        g.take_baselines()
+                say("%s #%d: %s" % (name, rep + 1, "; ".join(
+                    "%s: new ACTIVE %s, old stops %s, overlap %s, no ACTIVE %s, moved %s" % (
+                        k, fmt(v.get("new_active_ms")), fmt(v.get("old_stop_ms")),
+                        fmt(v.get("overlap_ms")), fmt(v.get("no_active_ms")), v.get("moved"))
+                    for k, v in res.items())))
+                cl.observer.trim(now_ns() - 60 * NS)
+        stats = cl.observer.period_stats(now_ns() - 30 * NS)
+        fsync = zk_fsync(ens)
+    except Exception as e:  # noqa: BLE001
+        ok = False
+        say("FAILED: %r" % e)
+        import traceback
+        traceback.print_exc()
+        stats = {}
+        fsync = "—"
+    finally:
+        if cl:
+            cl.stop()
+        ens.stop()
+    if cl and cl.violations:
+        ok = False
+        say("latchd invariant violations:\n%s" % "\n".join(str(v) for v in cl.violations))
+    meta = {
+        "command": "python3 bench/failover.py --reps=%d --session-ms=%d%s" % (
+            args.reps, args.session_ms,
+            "" if set(wanted) == {n for n, _, _ in SCENARIOS} else " --scenarios=" + args.scenarios),
+        "binaries": harness.bin_dir(),
+        "machine": "%d CPUs, %s" % (os.cpu_count(), os.uname().release),
+        "duration": "%.0f s" % (time.monotonic() - t_begin),
+        "observer period (mean per channel, last 30 s)": ", ".join(
+            "%s %.1f ms" % (k, v[1]) for k, v in sorted(stats.items())) or "—",
+        "ZooKeeper data": zk_base + (" (tmpfs)" if zk_base.startswith("/dev/shm") else ""),
+        "ZooKeeper txn-log fsync over the run (mntr: avg / max ms, per server)": fsync,
+        "latchd invariant violations": len(cl.violations) if cl else "—",
+        "Curator invariant findings (not failures)": len(
+            [f for f in (cl.findings if cl else [])]),
+    }
+    table = report(results, args.session_ms, args.reps, meta)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(table + "\n")
+    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+        json.dump({"results": results, "meta": meta,
+                   "violations": [str(v) for v in (cl.violations if cl else [])],
+                   "findings": [str(v) for v in (cl.findings if cl else [])]}, f, indent=1,
+                  default=str)
+    print(table)
+    if cl and cl.findings:
+        say("findings (Curator, or outside latchd's model):\n%s" % "\n".join(
+            v.message for v in cl.findings))
+    import shutil
+    if args.keep or not ok:
+        say("kept %s%s" % (tmp, " and " + zk_base if args.zk_dir else ""))
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if args.zk_dir:
+            shutil.rmtree(zk_base, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
