@@ -426,6 +426,32 @@ class Fanout:
         harness.stop_process(self.proc, 5)
 
 
+_GLOG_ROLE = re.compile(r"^I\d{8} (\d\d):(\d\d):(\d\d\.\d+) .*\] role (\S+) -> (\S+) ")
+
+
+def broadcast_ms(log_path):
+    """From the agent's log: the time between its last `ACTIVE -> BECOMING_PASSIVE` line and
+    the `BECOMING_PASSIVE -> PASSIVE` line right after it, both for "yield requested". Both
+    changes come from the same yield and are logged just before each one's broadcast, so the gap is the time the agent
+    took to write the first change line to every watcher (glog's µs timestamps). None if
+    not found."""
+    try:
+        with open(log_path, errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return None
+    changes = []
+    for line in lines:
+        m = _GLOG_ROLE.match(line)
+        if m and "reason: yield requested" in line:
+            t = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+            changes.append((t, m.group(4), m.group(5)))
+    for (t1, a, b), (t2, c, d) in reversed(list(zip(changes, changes[1:]))):
+        if (a, b, c, d) == ("ACTIVE", "BECOMING_PASSIVE", "BECOMING_PASSIVE", "PASSIVE"):
+            return round(((t2 - t1) % 86400) * 1000.0, 3)
+    return None
+
+
 def fanout_round(socket_path, args, tmp, name, measure=None):
     """One fan-out measurement; `measure()` runs between READY and the trigger."""
     f = Fanout(socket_path, args.watchers, tmp, name)
@@ -540,6 +566,12 @@ def build_report(r, args):
         "%.2f×" % (fl["max_ms"] / fc["max_ms"] if fc["max_ms"] else 0),
         "≤ 10 ms, every watcher", verdict(fl["complete"] and fl["max_ms"] <= 10.0),
         fmt_bg(fl["background_pct"], fc["background_pct"]))
+    sends = [x.get("agent_broadcast_ms") for x in r["fanout_latchd"]]
+    if all(x is not None for x in sends):
+        row("Watch fan-out: time the agent takes to write one change line to all %d watchers "
+            "(from its log; median of %d rounds)" % (args.watchers, n),
+            "%.2f ms" % statistics.median(sends), "", "", "(report)", "—",
+            fmt_bg(fl["background_pct"]))
     rss = r["rss_watchers_kib"]
     row("Resident memory (VmRSS), %d idle watchers" % args.watchers,
         "%.1f MiB" % (rss / 1024.0), "%.1f MiB with no watchers" % (r["rss_base_kib"] / 1024.0),
@@ -715,12 +747,11 @@ def run(args, tmp, r):
 
         # 3 + 4. Watchers. Round 1 also measures memory and idle CPU with the watchers
         # connected. Each round watches the agent that is ACTIVE then and makes it yield.
-        r["fanout_latchd"] = []
-        for i in range(args.fanout_rounds):
+        def latchd_round(name, measure_first):
             target = wait_one_active(agents)
             other = [a for a in agents if a is not target][0]
 
-            def measure(target=target):
+            def measure():
                 time.sleep(1.0)  # let the allocator settle after the burst of accepts
                 out = {"rss_kib": vm_rss_kib(target.pid)}
                 say("idle CPU with %d watchers, %g s" % (args.watchers, args.idle_seconds))
@@ -728,20 +759,38 @@ def run(args, tmp, r):
                     idle_cpu([target.pid], args.idle_seconds)[target.pid], 3)
                 out["rss_after_idle_kib"] = vm_rss_kib(target.pid)
                 return out
-            res = fanout_round(target.socket_path, args, tmp, "fanout-latchd-%d" % (i + 1),
-                               measure if i == 0 else None)
+            res = fanout_round(target.socket_path, args, tmp, name,
+                               measure if measure_first else None)
             res["agent"] = target.id
-            r["fanout_latchd"].append(res)
-            if i == 0:
-                r["rss_watchers_kib"] = res["rss_kib"]
-                r["idle_cpu_watchers"] = res["idle_cpu_pct"]
+            res["agent_broadcast_ms"] = broadcast_ms(target.log_path)
             # The other agent takes over: a check that the yield did what it should.
-            harness.wait_until(lambda other=other: other.http_status() == "ACTIVE", 15,
+            harness.wait_until(lambda: other.http_status() == "ACTIVE", 15,
                                "%s ACTIVE after the yield" % other.id)
-        r["fanout_ceiling"] = []
+            return res
+
+        r["fanout_latchd"], r["fanout_ceiling"], r["fanout_disturbed"] = [], [], []
         for i in range(args.fanout_rounds):
-            r["fanout_ceiling"].append(fanout_round(ceiling_path, args, tmp,
-                                                    "fanout-ceiling-%d" % (i + 1)))
+            for label, fn in (
+                    ("latchd", lambda name, first: latchd_round(name, first)),
+                    ("ceiling", lambda name, first: fanout_round(ceiling_path, args, tmp,
+                                                                 name))):
+                # A disturbed round is repeated (at most args.attempts tries); the least
+                # disturbed try counts, the others are kept in the raw figures.
+                tries = []
+                for k in range(args.attempts):
+                    first = label == "latchd" and i == 0 and k == 0
+                    tries.append(fn("fanout-%s-%d%s" % (label, i + 1,
+                                                        "" if k == 0 else "-try%d" % (k + 1)),
+                                    first))
+                    if first:
+                        r["rss_watchers_kib"] = tries[0]["rss_kib"]
+                        r["idle_cpu_watchers"] = tries[0]["idle_cpu_pct"]
+                    if tries[-1]["background_pct"] <= args.max_background:
+                        break
+                best = min(tries, key=lambda x: x["background_pct"])
+                r["fanout_" + label].append(best)
+                r["fanout_disturbed"].extend(
+                    dict(t, target=label) for t in tries if t is not best)
     finally:
         if ceiling is not None:
             harness.stop_process(ceiling, 5)

@@ -90,6 +90,7 @@ Status Agent::Start() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd_ < 0) return Status::Error("signalfd failed");
   Status watched = loop_->Watch(signal_fd_, EPOLLIN, [this](uint32_t) { OnSignal(); });
@@ -215,6 +216,12 @@ void Agent::RequestStop() {
 void Agent::OnSignal() {
   signalfd_siginfo info;
   while (read(signal_fd_, &info, sizeof info) == sizeof info) {
+    if (info.ssi_signo == SIGHUP) {
+      // Reload is not supported (docs/operations.md): restart to apply flags.
+      LOG(WARNING) << "SIGHUP from pid " << info.ssi_pid
+                   << ": reload is not supported; restart latchd to apply new flags";
+      continue;
+    }
     LOG(INFO) << "signal " << info.ssi_signo << " from pid " << info.ssi_pid << ": stopping";
     if (stop_requested_) {
       LOG(WARNING) << "second stop signal: exiting now";
