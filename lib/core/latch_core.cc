@@ -473,7 +473,7 @@ void LatchCore::OnList(const ZkResult& r) {
     }
   }
   if (own == nodes.begin()) {
-    if (!leader_ && !InFlight(Purpose::kVerifyOwner)) {
+    if (!leader_ && !InFlight(Purpose::kVerifyOwner) && !InFlight(Purpose::kClaimCheck)) {
       ZkRequest verify = Request(ZkRequestKind::kGetData, OwnPath());
       verify.watch = true;  // learn at once if the own node is deleted
       Send(std::move(verify), Purpose::kVerifyOwner, own_node_);
@@ -579,9 +579,30 @@ void LatchCore::OnVerifyOwner(const ZkResult& r) {
     ScheduleRejoin("own node owned by another session");
     return;
   }
+  // The listing and this read may come from a server that lags behind the
+  // ZooKeeper leader (the node may already be deleted there). Claim only after
+  // a write that checks the node: it is ordered after everything before it,
+  // and a node that still exists and was first is still first.
+  if (!InFlight(Purpose::kClaimCheck)) {
+    claim_epoch_ = r.stat.czxid;
+    Send(Request(ZkRequestKind::kCheck, OwnPath()), Purpose::kClaimCheck, own_node_);
+  }
+}
+
+void LatchCore::OnClaimCheck(const ZkResult& r) {
+  if (IsUncertain(r.code)) {
+    NoteConnectionLoss();
+    return;
+  }
+  if (r.code == ZkCode::kNoNode) {
+    LoseLeadership("own latch node is gone");
+    ScheduleRejoin("own latch node gone before taking leadership");
+    return;
+  }
+  if (r.code != ZkCode::kOk || leader_) return;
   leader_ = true;
   join_failures_ = 0;
-  epoch_ = r.stat.czxid;
+  epoch_ = claim_epoch_;
   leader_node_ = own_node_;
   leader_info_ = LeaderInfo{config_.id, "", epoch_};
   published_ = false;
@@ -846,6 +867,7 @@ void LatchCore::OnResult(const ZkResult& r) {
     case Purpose::kList: return OnList(r);
     case Purpose::kWatchPred: return OnWatchPred(r, p);
     case Purpose::kVerifyOwner: return OnVerifyOwner(r);
+    case Purpose::kClaimCheck: return OnClaimCheck(r);
     case Purpose::kRenew: return OnRenew(r);
     default: return;
   }

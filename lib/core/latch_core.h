@@ -128,7 +128,7 @@ class LatchCore {
   enum class Purpose { kCreateNode, kCreateParent, kRecoverList, kRecoverOwner, kDeleteStray,
                        kOrphanList, kList, kWatchPred, kVerifyOwner, kRenew, kPublishCreate,
                        kPublishGet, kPublishSet, kPublishDelete, kLeaderGet, kAddressGet,
-                       kStepDownDelete, kParticipantGet };
+                       kStepDownDelete, kParticipantGet, kClaimCheck };
   struct Pending {
     Purpose purpose;
     MonoTime sent;
@@ -163,6 +163,7 @@ class LatchCore {
   void OnList(const ZkResult& r);
   void OnWatchPred(const ZkResult& r, const Pending& p);
   void OnVerifyOwner(const ZkResult& r);
+  void OnClaimCheck(const ZkResult& r);
   void OnRenew(const ZkResult& r);
   void OnPublish(const ZkResult& r, const Pending& p);
   void OnLeaderGet(const ZkResult& r, const Pending& p);
@@ -235,6 +236,7 @@ class LatchCore {
   Role role_ = Role::kPassive;
   MonoTime since_{};
   int64_t epoch_ = 0;            // own term (valid while leader_ or stepping down)
+  int64_t claim_epoch_ = 0;      // czxid read by the owner check, until the claim check
   std::string leader_node_;
   LeaderInfo leader_info_;
 

@@ -632,3 +632,52 @@ TEST(ResumeTest, AnExpiredRecordedSessionJoinsAnew) {
 
 }  // namespace
 }  // namespace latchd
+
+namespace latchd {
+namespace {
+
+// A lagging server can still show a deleted own node as first: the claim
+// waits for a check write, which sees the delete.
+TEST(ClaimCheckTest, NoClaimWhenTheNodeIsGoneByTheCheckWrite) {
+  testing::FakeZk zk;
+  MonoTime now{std::chrono::seconds(1000)};
+  int64_t s = zk.NewSession(std::chrono::seconds(10), now);
+  LatchConfig cfg;
+  cfg.id = "me";
+  cfg.new_uuid = [] { return std::string("44444444-4444-4444-8444-444444444444"); };
+  LatchCore core(cfg);
+  std::vector<Action> pending = core.Handle(SessionUpEvent{s, std::chrono::seconds(10)}, now);
+  bool verified = false, deleted = false, claimed = false;
+  for (int round = 0; round < 30 && !pending.empty(); ++round) {
+    std::vector<Action> next;
+    for (auto& a : pending) {
+      if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
+      auto* send = std::get_if<SendAction>(&a);
+      if (!send) continue;
+      const ZkRequest& req = send->request;
+      if (!deleted && verified && req.kind == ZkRequestKind::kCheck) {
+        zk.Delete(req.path);  // another client deleted it; the reads did not show it yet
+        deleted = true;
+      }
+      if (req.kind == ZkRequestKind::kGetData && req.watch && req.path.find("-latch-") != std::string::npos) {
+        verified = true;
+      }
+      auto more = core.Handle(ResultEvent{zk.Apply(s, req, now)}, now);
+      next.insert(next.end(), more.begin(), more.end());
+      if (deleted) break;
+    }
+    if (deleted) {
+      for (auto& a : next) {
+        if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
+      }
+      break;
+    }
+    pending = std::move(next);
+  }
+  ASSERT_TRUE(deleted) << "no claim check was sent after the owner check";
+  EXPECT_FALSE(claimed);
+  EXPECT_EQ(core.RoleAt(now), Role::kPassive);
+}
+
+}  // namespace
+}  // namespace latchd
