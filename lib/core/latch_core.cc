@@ -559,17 +559,22 @@ void LatchCore::OnAddressGet(const ZkResult& r) {
 
 // ---- Leadership and the lease ----------------------------------------------
 
-void LatchCore::OnVerifyOwner(const ZkResult& r) {
+// The answers on the way to leadership: true if `r` lets the step go on.
+bool LatchCore::LeadershipStepOk(const ZkResult& r) {
   if (IsUncertain(r.code)) {
     NoteConnectionLoss();
-    return;
+    return false;
   }
   if (r.code == ZkCode::kNoNode) {
     LoseLeadership("own latch node is gone");
     ScheduleRejoin("own latch node gone before taking leadership");
-    return;
+    return false;
   }
-  if (r.code != ZkCode::kOk || leader_) return;
+  return r.code == ZkCode::kOk && !leader_;
+}
+
+void LatchCore::OnVerifyOwner(const ZkResult& r) {
+  if (!LeadershipStepOk(r)) return;
   if (r.stat.ephemeral_owner != session_id_) {
     // CURATOR-696: a node of a dead session must never confer leadership.
     Log(LogAction::kWarning, "own latch node " + own_node_ + " belongs to session " +
@@ -590,16 +595,7 @@ void LatchCore::OnVerifyOwner(const ZkResult& r) {
 }
 
 void LatchCore::OnClaimCheck(const ZkResult& r) {
-  if (IsUncertain(r.code)) {
-    NoteConnectionLoss();
-    return;
-  }
-  if (r.code == ZkCode::kNoNode) {
-    LoseLeadership("own latch node is gone");
-    ScheduleRejoin("own latch node gone before taking leadership");
-    return;
-  }
-  if (r.code != ZkCode::kOk || leader_) return;
+  if (!LeadershipStepOk(r)) return;
   leader_ = true;
   join_failures_ = 0;
   epoch_ = claim_epoch_;

@@ -164,6 +164,7 @@ class LatchCore {
   void OnWatchPred(const ZkResult& r, const Pending& p);
   void OnVerifyOwner(const ZkResult& r);
   void OnClaimCheck(const ZkResult& r);
+  bool LeadershipStepOk(const ZkResult& r);
   void OnRenew(const ZkResult& r);
   void OnPublish(const ZkResult& r, const Pending& p);
   void OnLeaderGet(const ZkResult& r, const Pending& p);
