@@ -419,7 +419,9 @@ class FaultsTest(harness.LatchdTestCase):
         self.finish(t_heal)
 
     def test_13_seeded_random_schedule(self):
-        seed = faults.seed_from_env()
+        # CI runs one fixed schedule (it covers 9 fault kinds) so that its result does not
+        # depend on a draw; LATCHD_FAULT_SEED=<n> runs another, bench/soak runs random ones.
+        seed = faults.seed_from_env(default=31337)
         rounds = int(os.environ.get("LATCHD_FAULT_ROUNDS", "8"))
         # Deletes by another client have their own tests (08, 09) and are mixed in by the soak;
         # here the mix stays inside latchd's model so that a failure points at one cause.
