@@ -416,13 +416,13 @@ void Agent::OnLine(LineConn& conn, std::string_view line) {
     case Command::kLeader:
       return ReplyLine(conn, name, StatusObject(now)["leader"].dump(), true);
     case Command::kParticipants: {
-      CoreStatus s = core_->StatusAt(now);
+      nlohmann::json ids = nlohmann::json::array();
       nlohmann::json nodes = nlohmann::json::array();
-      for (size_t i = 0; i < s.participant_nodes.size(); ++i) {
-        nodes.push_back({{"id", s.participant_ids[i]}, {"node", s.participant_nodes[i]}});
+      for (const Participant& p : core_->Participants()) {
+        ids.push_back(p.id);
+        nodes.push_back({{"id", p.id}, {"node", p.node}});
       }
-      return ReplyLine(conn, name,
-                       nlohmann::json{{"participants", s.participant_ids}, {"nodes", nodes}}.dump(),
+      return ReplyLine(conn, name, nlohmann::json{{"participants", ids}, {"nodes", nodes}}.dump(),
                        true);
     }
     case Command::kYield: {

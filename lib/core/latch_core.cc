@@ -95,12 +95,17 @@ CoreStatus LatchCore::StatusAt(MonoTime now) const {
   s.since = since_;
   s.own_node = own_node_;
   s.participants = participants_;
-  s.participant_nodes = participant_nodes_;
+  return s;
+}
+
+std::vector<Participant> LatchCore::Participants() const {
+  std::vector<Participant> out;
+  out.reserve(participant_nodes_.size());
   for (const auto& node : participant_nodes_) {
     auto it = participant_ids_.find(node);
-    s.participant_ids.push_back(it == participant_ids_.end() ? std::string() : it->second);
+    out.push_back(Participant{node, it == participant_ids_.end() ? std::string() : it->second});
   }
-  return s;
+  return out;
 }
 
 Duration LatchCore::LeaseLength() const {

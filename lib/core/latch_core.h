@@ -104,8 +104,12 @@ struct CoreStatus {
   MonoTime since{};              // time of the last role change
   std::string own_node;          // latch node name, empty if none
   int participants = 0;          // latch participants in the last listing
-  std::vector<std::string> participant_nodes;  // in latch order
-  std::vector<std::string> participant_ids;    // same order; "" until read
+};
+
+// One latch participant as of the last listing.
+struct Participant {
+  std::string node;  // latch node name
+  std::string id;    // the participant's id (node data); "" until read
 };
 
 class LatchCore {
@@ -119,7 +123,11 @@ class LatchCore {
 
   // The role to report at `now`: a claim only while the lease holds.
   Role RoleAt(MonoTime now) const;
+  // Everything but the participant list; cheap (no container copies), for
+  // answering every status request.
   CoreStatus StatusAt(MonoTime now) const;
+  // The participants of the last listing, in latch order.
+  std::vector<Participant> Participants() const;
   const LatchConfig& config() const { return config_; }
 
  private:

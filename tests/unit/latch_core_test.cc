@@ -548,8 +548,10 @@ TEST(ActivationTest, ParticipantsAreListedByIdInLatchOrder) {
   SimCluster c(3);
   for (int i = 0; i < 3; ++i) c.Start(i);
   c.Advance(std::chrono::seconds(2));
-  auto s = c.agent(2).core->StatusAt(c.now());
-  EXPECT_EQ(s.participant_ids, (std::vector<std::string>{"host0", "host1", "host2"}));
+  std::vector<std::string> ids;
+  for (const Participant& p : c.agent(2).core->Participants()) ids.push_back(p.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"host0", "host1", "host2"}));
+  EXPECT_EQ(c.agent(2).core->StatusAt(c.now()).participants, 3);
 }
 
 }  // namespace
