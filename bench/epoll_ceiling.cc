@@ -7,9 +7,10 @@
 // this is the price of its own code.
 //
 // For the watch fan-out reference it also keeps the connections that sent
-// "watch" and, on "yield", sends the reply line twice to each of them (latchd
-// sends two change lines on a yield) before answering: the ceiling for
-// pushing one line to 1,000 Unix sockets from one thread.
+// "watch" and, on "yield", sends the reply line twice to each of them, in one
+// send() per watcher (latchd writes the two change lines of a yield together)
+// before answering: the ceiling for pushing a change to 1,000 Unix sockets
+// from one thread.
 //
 // Usage: epoll_ceiling --socket=PATH [--reply=LINE]
 // Prints "READY <path>" on stdout once listening; runs until SIGTERM/SIGINT.
@@ -181,12 +182,12 @@ int main(int argc, char** argv) {
           if (line == "watch") {
             watchers.push_back(fd);
           } else if (line == "yield") {
-            // Like latchd's yield: two change lines to every watcher, then the answer.
-            // (A copy: a failed send drops the watcher from the list.)
+            // Like latchd's yield: two change lines to every watcher in one
+            // write, then the answer. (A copy: a failed send drops the watcher
+            // from the list.)
             std::vector<int> targets = watchers;
-            for (int k = 0; k < 2; ++k) {
-              for (int wfd : targets) queue_send(wfd, reply);
-            }
+            std::string both = reply + reply;
+            for (int wfd : targets) queue_send(wfd, both);
           }
           c.out.append(reply);
           c.in.clear();

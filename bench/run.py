@@ -426,30 +426,37 @@ class Fanout:
         harness.stop_process(self.proc, 5)
 
 
-_GLOG_ROLE = re.compile(r"^I\d{8} (\d\d):(\d\d):(\d\d\.\d+) .*\] role (\S+) -> (\S+) ")
+_GLOG_TIME = re.compile(r"^I\d{8} (\d\d):(\d\d):(\d\d\.\d+) ")
+_YIELD_START = "] role ACTIVE -> BECOMING_PASSIVE epoch="
+_SENT = re.compile(r"\] sent the change to (\d+) watcher")
 
 
 def broadcast_ms(log_path):
-    """From the agent's log: the time between its last `ACTIVE -> BECOMING_PASSIVE` line and
-    the `BECOMING_PASSIVE -> PASSIVE` line right after it, both for "yield requested". Both
-    changes come from the same yield and are logged just before each one's broadcast, so the gap is the time the agent
-    took to write the first change line to every watcher (glog's µs timestamps). None if
+    """From the agent's log: the time between its last `role ACTIVE -> BECOMING_PASSIVE ...
+    reason: yield requested` line, logged as the yield is handled, and the `sent the change to N
+    watcher(s)` line after it, logged once the change lines (both of the yield's changes, in one
+    write per watcher) have been handed to every watcher's socket (glog's µs timestamps). None if
     not found."""
     try:
         with open(log_path, errors="replace") as f:
             lines = f.readlines()
     except OSError:
         return None
-    changes = []
+
+    def seconds(m):
+        return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+    result, start = None, None
     for line in lines:
-        m = _GLOG_ROLE.match(line)
-        if m and "reason: yield requested" in line:
-            t = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-            changes.append((t, m.group(4), m.group(5)))
-    for (t1, a, b), (t2, c, d) in reversed(list(zip(changes, changes[1:]))):
-        if (a, b, c, d) == ("ACTIVE", "BECOMING_PASSIVE", "BECOMING_PASSIVE", "PASSIVE"):
-            return round(((t2 - t1) % 86400) * 1000.0, 3)
-    return None
+        m = _GLOG_TIME.match(line)
+        if not m:
+            continue
+        if _YIELD_START in line and "reason: yield requested" in line:
+            start = seconds(m)
+        elif start is not None and _SENT.search(line):
+            result = round(((seconds(m) - start) % 86400) * 1000.0, 3)
+            start = None
+    return result
 
 
 def fanout_round(socket_path, args, tmp, name, measure=None):
@@ -568,8 +575,8 @@ def build_report(r, args):
         fmt_bg(fl["background_pct"], fc["background_pct"]))
     sends = [x.get("agent_broadcast_ms") for x in r["fanout_latchd"]]
     if all(x is not None for x in sends):
-        row("Watch fan-out: time the agent takes to write one change line to all %d watchers "
-            "(from its log; median of %d rounds)" % (args.watchers, n),
+        row("Watch fan-out: time the agent takes from handling the `yield` to having written its "
+            "change lines to all %d watchers (from its log; median of %d rounds)" % (args.watchers, n),
             "%.2f ms" % statistics.median(sends), "", "", "(report)", "—",
             fmt_bg(fl["background_pct"]))
     rss = r["rss_watchers_kib"]

@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include <glog/logging.h>
+#include <nlohmann/json.hpp>
 
 #include "lib/api/protocol.h"
 #include "lib/api/session_file.h"
@@ -266,6 +267,7 @@ std::vector<Action> Agent::Feed(const Event& event) {
   if (finished_) return {};
   std::vector<Action> actions = core_->Handle(event, clock_.Now());
   Apply(actions);
+  FlushWatchLines();
   ArmTimer();
   RecordSession();
   return actions;
@@ -372,25 +374,30 @@ void Agent::ArmTimer() {
   });
 }
 
-nlohmann::json Agent::StatusObject(MonoTime now) {
+std::string Agent::StatusLine() {
+  MonoTime now = clock_.Now();
   return StatusJson(config_.id, core_->StatusAt(now), now, WallNowMs());
 }
 
-std::string Agent::StatusLine() { return StatusObject(clock_.Now()).dump(); }
-
 // One line per change, carrying that change's role and epoch, so a watcher
-// sees every step even when several happen in one event.
+// sees every step even when several happen in one event. The lines of one
+// event are sent together (see FlushWatchLines).
 void Agent::BroadcastToWatchers(const RoleChangeAction& change) {
   if (watchers_.empty()) return;
-  nlohmann::json j = StatusObject(clock_.Now());
-  j["role"] = std::string(RoleName(change.to));
-  j["previous_role"] = std::string(RoleName(change.from));
-  j["epoch"] = change.epoch;
-  j["reason"] = change.reason;
-  std::string line = j.dump();
-  // Send may drop a slow watcher; on_close runs later, so iterate a copy.
-  std::set<LineConn*> copy = watchers_;
-  for (LineConn* w : copy) w->Send(line);
+  MonoTime now = clock_.Now();
+  StatusChange c{change.from, change.to, change.epoch, change.reason};
+  if (!watch_lines_.empty()) watch_lines_.push_back('\n');
+  watch_lines_ += StatusJson(config_.id, core_->StatusAt(now), now, WallNowMs(), &c);
+}
+
+void Agent::FlushWatchLines() {
+  if (watch_lines_.empty()) return;
+  std::string lines;
+  lines.swap(watch_lines_);
+  // Send may drop a slow watcher, but on_close (which edits watchers_) runs
+  // later on the loop, never inside Send.
+  for (LineConn* w : watchers_) w->Send(lines);
+  LOG(INFO) << "sent the change to " << watchers_.size() << " watcher(s)";
 }
 
 void Agent::ReplyLine(LineConn& conn, std::string_view command, const std::string& line, bool ok) {
@@ -414,7 +421,7 @@ void Agent::OnLine(LineConn& conn, std::string_view line) {
       watchers_.insert(&conn);
       return ReplyLine(conn, name, StatusLine(), true);
     case Command::kLeader:
-      return ReplyLine(conn, name, StatusObject(now)["leader"].dump(), true);
+      return ReplyLine(conn, name, LeaderJson(core_->StatusAt(now).leader), true);
     case Command::kParticipants: {
       nlohmann::json ids = nlohmann::json::array();
       nlohmann::json nodes = nlohmann::json::array();
@@ -422,7 +429,10 @@ void Agent::OnLine(LineConn& conn, std::string_view line) {
         ids.push_back(p.id);
         nodes.push_back({{"id", p.id}, {"node", p.node}});
       }
-      return ReplyLine(conn, name, nlohmann::json{{"participants", ids}, {"nodes", nodes}}.dump(),
+      // Ids are ZooKeeper data written by others: invalid UTF-8 becomes U+FFFD.
+      return ReplyLine(conn, name,
+                       nlohmann::json{{"participants", ids}, {"nodes", nodes}}.dump(
+                           -1, ' ', false, nlohmann::json::error_handler_t::replace),
                        true);
     }
     case Command::kYield: {
@@ -487,10 +497,9 @@ HttpResponse Agent::OnHttp(const HttpRequest& request) {
     response = {role == Role::kPassive && healthy ? 200 : 503, kText,
                 std::string(RoleName(role)) + (healthy ? "" : " (ZooKeeper session not healthy)") + "\n"};
   } else if (path == "/leader") {
-    nlohmann::json leader = StatusObject(now)["leader"];
-    response = {s.leader.id.empty() ? 503 : 200, kJson, leader.dump() + "\n"};
+    response = {s.leader.id.empty() ? 503 : 200, kJson, LeaderJson(s.leader) + "\n"};
   } else if (path == "/status") {
-    response = {200, kJson, StatusObject(now).dump() + "\n"};
+    response = {200, kJson, StatusJson(config_.id, s, now, WallNowMs()) + "\n"};
   } else if (path == "/healthz") {
     response = {200, kText, "ok\n"};
   } else if (path == "/metrics") {

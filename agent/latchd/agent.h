@@ -10,8 +10,6 @@
 #include <set>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "lib/api/agent_config.h"
 #include "lib/core/latch_core.h"
 #include "lib/io/event_loop.h"
@@ -49,9 +47,10 @@ class Agent {
   void OnSignal();
   void OnLine(LineConn& conn, std::string_view line);
   HttpResponse OnHttp(const HttpRequest& request);
-  nlohmann::json StatusObject(MonoTime now);
   std::string StatusLine();
+  // Queues the watch line for `change`; FlushWatchLines sends what is queued.
   void BroadcastToWatchers(const RoleChangeAction& change);
+  void FlushWatchLines();
   void ReplyLine(LineConn& conn, std::string_view command, const std::string& line, bool ok);
   void OpenSession();
   // Sends WATCHDOG=1 and schedules the next ping on the loop, so a wedged loop
@@ -83,6 +82,7 @@ class Agent {
   std::string session_file_;
   std::pair<int64_t, std::string> recorded_{0, ""};
   std::set<LineConn*> watchers_;
+  std::string watch_lines_;  // change lines of the event being handled, '\n'-joined
 };
 
 }  // namespace latchd

@@ -48,7 +48,8 @@ class LineConn {
   virtual ~LineConn() = default;
   virtual uint64_t id() const = 0;     // unique per server, never reused
   virtual PeerCred peer() const = 0;   // SO_PEERCRED at accept
-  // Queues `line` plus '\n' and sends what the socket takes now. If the
+  // Queues `line` plus '\n' and sends what the socket takes now (`line` may
+  // hold several lines joined by '\n': they go out in one write). If the
   // unsent output would exceed max_output the connection is dropped instead
   // (closed at once; on_close follows later on the loop). No-op once closed.
   virtual void Send(std::string_view line) = 0;
