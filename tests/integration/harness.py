@@ -582,9 +582,27 @@ class ZkEnsemble:
 # HTTP and Unix-socket clients
 
 
+class IncompleteResponse(ValueError):
+    """The connection closed before the body announced by Content-Length was complete: the status
+    line and headers arrived, the rest did not (e.g. HAProxy's `on-marked-down shutdown-sessions`
+    cut the request after the server had sent its headers). Any HTTP client reports this as an
+    error (Python's http.client: IncompleteRead; curl: exit 18), never as an answer. Carries what
+    did arrive: status, headers (lower-case names), body (the partial bytes) and expected (the
+    Content-Length)."""
+
+    def __init__(self, status, headers, body, expected):
+        super().__init__("incomplete HTTP response: status %d, %d of %d body bytes, then the "
+                         "connection closed" % (status, len(body), expected))
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.expected = expected
+
+
 def http_get(host, port, path, timeout=1.0):
     """Minimal HTTP/1.1 GET with Connection: close. Returns (status, headers dict with lower-case
-    names, body bytes). Raises OSError/ValueError on failure."""
+    names, body bytes). Raises OSError/ValueError on failure; IncompleteResponse (a ValueError)
+    when the connection closes before Content-Length body bytes arrived."""
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.settimeout(timeout)
         req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n"
@@ -619,6 +637,8 @@ def http_get(host, port, path, timeout=1.0):
         headers[k.strip().lower()] = v.strip()
     body = data[header_end + 4:]
     if length is not None:
+        if len(body) < length:
+            raise IncompleteResponse(int(parts[1]), headers, body, length)
         body = body[:length]
     return int(parts[1]), headers, body
 

@@ -26,9 +26,19 @@ ago. A request sent at t_s and answered at t_r was dispatched at some instant in
 back to the sample before the run and on to the sample after it, and at least 50 ms each way (a
 check can catch an answer between two samples). In particular no request is ever answered by a
 host that was never ACTIVE. HAProxy's own 503s ("no server available", or the frontend's guard
-"no unique ACTIVE server" while more than one server is UP), a 502 for a request cut by
-`on-marked-down shutdown-sessions`, refused connections before HAProxy listens, and timeouts are
-allowed: the rule only forbids wrong answers, not missing ones.
+"no unique ACTIVE server" while more than one server is UP), refused connections before HAProxy
+listens, timeouts, and requests cut by `on-marked-down shutdown-sessions` are allowed: the rule
+only forbids wrong answers, not missing ones.
+
+A request cut by `shutdown-sessions` reaches the client as a 502 if HAProxy cut it before the
+backend's response headers, and otherwise as a truncated response: the backend's status line (200)
+and headers, fewer body bytes than its Content-Length, then the connection closes. That is not an
+answer but a failed request - every HTTP client reports it as an error (Python's http.client:
+IncompleteRead, curl: exit 18) - so harness.http_get raises IncompleteResponse for it and the
+client records it as failed. A cut is still checked: the backend names itself in an X-Backend
+header, and the host that got the request must follow the same rule as one that answered 200; and
+HAProxy must have marked that host DOWN while the request ran (a truncated response for any other
+reason fails the test). test_cut_after_headers_is_an_error shows the cut on purpose.
 
 Switch time of a fault = first 200 from the new host minus the last instant the observer saw the
 old host ACTIVE. Bound (generous): inter x fall + inter x rise + session timeout + 2 s.
@@ -39,6 +49,7 @@ The control test shows why deploy/haproxy/haproxy.cfg does not use Atlas's docum
 Atlas's check, but not with `/active` (nor with the exact-word match suggested in the config).
 """
 
+import http.client
 import os
 import re
 import shutil
@@ -66,10 +77,15 @@ SWITCH_BOUND = (INTER_MS * FALL + INTER_MS * RISE + SESSION_MS) / 1000.0 + 2.0
 REQUEST_PERIOD = 0.005
 REQUEST_TIMEOUT = 0.5
 
-# A stand-in for the service on one host: answers every GET with 200 and the host id.
+# A stand-in for the service on one host: answers every GET with 200 and the host id, in the
+# body and in an X-Backend header (so that a response cut after its headers still names the host).
+# The headers and the body go out in two writes, as from a real service; with an optional third
+# argument (seconds) it sleeps between them. The Content-Length is what lets a client tell a cut
+# response from a complete one: without it (HTTP/1.0, body up to the close) a cut looks complete.
 BACKEND_SRC = r"""
-import http.server, sys
+import http.server, sys, time
 host, port = sys.argv[1], int(sys.argv[2])
+delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     def do_GET(self):
@@ -77,9 +93,15 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Backend", host)
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if delay:
+            time.sleep(delay)
+        try:
+            self.wfile.write(body)
+        except OSError as e:  # HAProxy cut the request (shutdown-sessions) after the headers
+            sys.stderr.write("%s: body not sent, the connection is gone (%s)\n" % (host, e))
     def log_message(self, *args):
         pass
 http.server.ThreadingHTTPServer.daemon_threads = True
@@ -147,10 +169,12 @@ def render_config(deploy_text, frontend_port, servers, stats_socket, inter_ms=IN
                 if n1 != 1 or n2 != 1:
                     raise AssertionError("server line without 'port 21100' / 'inter': %r" % line)
                 line = "%sserver %s 127.0.0.1:%d %s" % (m.group(1), name, be_port, rest)
-            if header.startswith("defaults") and line.strip() == "option httplog":
-                # Only abnormal requests in the log: the client sends ~200 per second.
-                line = line.replace("option httplog", "option dontlog-normal")
             out.append(line)
+            if header.startswith("defaults") and line.strip() == "option httplog":
+                # Only abnormal requests in the log (the client sends ~200 per second), still in
+                # httplog's format: its termination flags tell why a request ended (e.g. "DD" for
+                # one cut by shutdown-sessions).
+                out.append(line.replace("option httplog", "option dontlog-normal"))
     expected = {"bind": 1, "server": 3, "timeout check": 1}
     if counts != expected or servers:
         raise AssertionError("deploy/haproxy/haproxy.cfg changed shape: found %s, expected %s"
@@ -165,20 +189,24 @@ def render_config(deploy_text, frontend_port, servers, stats_socket, inter_ms=IN
 class Backend:
     """The service on one host (a subprocess, so the test process keeps its GIL for sampling)."""
 
-    def __init__(self, test, host_id):
+    def __init__(self, test, host_id, body_delay=0.0):
         self.id = host_id
+        self.body_delay = body_delay
         self.port = harness.free_port()
         self.log_path = os.path.join(test.tmp, "backend-%s.log" % host_id)
         test.register_log("backend-" + host_id, self.log_path)
-        self.proc = harness.spawn([sys.executable, "-c", BACKEND_SRC, host_id, str(self.port)],
-                                  "backend-" + host_id, self.log_path)
+        argv = [sys.executable, "-c", BACKEND_SRC, host_id, str(self.port)]
+        if body_delay:
+            argv.append(str(body_delay))
+        self.proc = harness.spawn(argv, "backend-" + host_id, self.log_path)
         test.addCleanup(harness.stop_process, self.proc)
 
     def wait_ready(self, timeout=10.0):
         def up():
             if self.proc.poll() is not None:
                 raise AssertionError("backend %s exited: %s" % (self.id, harness.tail(self.log_path)))
-            code, _, body = harness.http_get("127.0.0.1", self.port, "/", timeout=0.5)
+            code, _, body = harness.http_get("127.0.0.1", self.port, "/",
+                                             timeout=0.5 + self.body_delay)
             return code == 200 and body.decode() == self.id
         wait_until(up, timeout, "backend %s answering" % self.id, interval=0.05)
 
@@ -248,12 +276,14 @@ class HAProxy:
 
 class Client(threading.Thread):
     """Sends GET / through HAProxy every REQUEST_PERIOD; records (t_sent, t_answered, status,
-    body-or-error) for every request."""
+    body-or-error) for every request. A truncated response is a failed request (status None,
+    "IncompleteResponse"); it is also kept in `cut` as (t_sent, t_answered, status, X-Backend)."""
 
     def __init__(self, port):
         super().__init__(daemon=True, name="haproxy-client")
         self.port = port
         self.records = []
+        self.cut = []
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
 
@@ -264,6 +294,10 @@ class Client(threading.Thread):
                 code, _, body = harness.http_get("127.0.0.1", self.port, "/",
                                                  timeout=REQUEST_TIMEOUT)
                 rec = (t_s, time.monotonic(), code, body.decode("utf-8", "replace")[:200])
+            except harness.IncompleteResponse as e:  # cut after the headers: see the docstring
+                rec = (t_s, time.monotonic(), None, type(e).__name__)
+                with self._lock:
+                    self.cut.append((t_s, rec[1], e.status, e.headers.get("x-backend")))
             except Exception as e:  # noqa: BLE001 - connection refused before HAProxy binds, timeouts
                 rec = (t_s, time.monotonic(), None, type(e).__name__)
             with self._lock:
@@ -277,6 +311,10 @@ class Client(threading.Thread):
     def snapshot(self):
         with self._lock:
             return list(self.records)
+
+    def cut_snapshot(self):
+        with self._lock:
+            return list(self.cut)
 
     def first_200_from(self, host, after):
         """(t_s, t_r) of the first request sent at or after `after` answered 200 by host."""
@@ -364,6 +402,113 @@ class HAProxyTest(harness.LatchdTestCase):
                        "on-marked-down shutdown-sessions", "check port 21100 inter 1s fall 2 rise 1"):
             self.assertIn(needle, text)
         render_config(text, 1, [("h1", 2, 3), ("h2", 4, 5), ("h3", 6, 7)], "/tmp/x.sock")
+
+    def test_cut_after_headers_is_an_error(self):
+        """What `on-marked-down shutdown-sessions` does to a request whose response has begun: a
+        backend that sends its headers and the body 2 s later, behind the deploy config (the other
+        two servers have no agent), and two requests in flight when the ACTIVE agent stops. With
+        the deploy config HAProxy cuts both when it marks the host DOWN: the clients get the status
+        line and headers (200, X-Backend c1) and then the close, without the Content-Length body -
+        Python's http.client raises IncompleteRead, harness.http_get IncompleteResponse, and
+        HAProxy logs the request with termination flags "D" (killed: server down). Without
+        shutdown-sessions both complete with 200 from a host that is no longer ACTIVE."""
+        t_test = time.monotonic()
+        agent = self.make_agent("c1", self.zk.connect_string(), zk_root="/haproxy-cut",
+                                session_timeout_ms=SESSION_MS)
+        backend = Backend(self, "c1", body_delay=2.0)
+        backend.wait_ready()
+        with open(DEPLOY_CFG) as f:
+            deploy = f.read()
+        servers = [("c1", backend.port, agent.http_port)] + [
+            ("none%d" % i, harness.free_port(), harness.free_port()) for i in (2, 3)]
+
+        def in_flight(port):
+            """Two requests (harness.http_get and http.client) sent now; returns a function that
+            waits for both and returns their outcomes."""
+            out = {}
+
+            def via_harness():
+                try:
+                    out["harness"] = harness.http_get("127.0.0.1", port, "/", timeout=10)
+                except Exception as e:  # noqa: BLE001 - the outcome is what the test looks at
+                    out["harness"] = e
+
+            def via_http_client():
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    c.request("GET", "/")
+                    r = c.getresponse()
+                    out["http.client status"] = r.status
+                    out["http.client"] = r.read()
+                except Exception as e:  # noqa: BLE001
+                    out["http.client"] = e
+                finally:
+                    c.close()
+
+            threads = [threading.Thread(target=f, daemon=True) for f in (via_harness,
+                                                                         via_http_client)]
+            for t in threads:
+                t.start()
+
+            def join():
+                for t in threads:
+                    t.join(15)
+                    self.assertFalse(t.is_alive(), "a request through HAProxy did not end")
+                return out
+            return join
+
+        results = {}
+        for variant in ("deploy", "without-shutdown-sessions"):
+            agent.start(wait=True)
+            wait_until(lambda: agent.http_status() == "ACTIVE", 10, "c1 ACTIVE")
+            fe_port = harness.free_port()
+            cfg = render_config(deploy, fe_port, servers,
+                                os.path.join(self.tmp, "%s.sock" % variant))
+            if variant == "without-shutdown-sessions":
+                cfg, n = re.subn(r"(?m)^(\s*server .*) on-marked-down shutdown-sessions",
+                                 r"\1", cfg)
+                self.assertEqual(n, 3, "shutdown-sessions is gone from the deploy config")
+            hap = HAProxy(self, cfg, name="haproxy-" + variant)
+
+            def routed():
+                try:
+                    return harness.http_get("127.0.0.1", fe_port, "/", timeout=5)[2] == b"c1"
+                except (OSError, ValueError):
+                    return False
+            wait_until(routed, 15, "%s: HAProxy routes to c1" % variant, interval=0.1)
+            join = in_flight(fe_port)
+            time.sleep(0.3)  # both have their headers; the body follows after 2 s
+            t_stop = time.monotonic()
+            agent.stop()
+            out = join()
+            hap.stop()  # and the reader has read all it logged (it timestamps lines as it reads)
+            t_end = time.monotonic()
+            downs = [t for t, srv, st in hap.server_events() if srv == "c1" and st == "DOWN"]
+            # The request log (httplog with dontlog-normal): a 200 with termination flags "D.".
+            killed = [ln for t, ln in hap.events if re.search(r" 200 \d+ \S+ \S+ D", ln)]
+            log("%s: c1 stopped; HAProxy marked it DOWN after %s ms; harness.http_get: %r; "
+                "http.client: %s %r; HAProxy log of killed 200s: %s" % (
+                    variant, ["%.0f" % ((t - t_stop) * 1000) for t in downs], out["harness"],
+                    out.get("http.client status"), out["http.client"],
+                    [ln.strip() for ln in killed]))
+            self.assertTrue([t for t in downs if t_stop <= t <= t_end],
+                            "%s: HAProxy did not mark c1 DOWN" % variant)
+            results[variant] = (out, killed)
+
+        out, killed = results["deploy"]
+        e = out["harness"]
+        self.assertIsInstance(e, harness.IncompleteResponse)
+        self.assertEqual((e.status, e.headers.get("x-backend"), e.body, e.expected),
+                         (200, "c1", b"", 2))
+        self.assertEqual(out["http.client status"], 200)
+        self.assertIsInstance(out["http.client"], http.client.IncompleteRead)
+        self.assertEqual(len(killed), 2, "HAProxy's log of the two cut requests")
+
+        out, killed = results["without-shutdown-sessions"]
+        self.assertEqual(out["harness"][:1] + out["harness"][2:], (200, b"c1"))
+        self.assertEqual((out["http.client status"], out["http.client"]), (200, b"c1"))
+        self.assertEqual(killed, [])
+        log("test_cut_after_headers_is_an_error took %.1f s" % (time.monotonic() - t_test))
 
     def test_failover_through_haproxy(self):
         t_test = time.monotonic()
@@ -470,6 +615,24 @@ class HAProxyTest(harness.LatchdTestCase):
                 bad.append("200 from %s sent at %+.3fs answered at %+.3fs, but %s was not ACTIVE "
                            "in [%+.3f, %+.3f]" % (body, t_s - t0, t_r - t0, body,
                                                   t_s - WINDOW - t0, t_r - t0))
+        # Responses cut after the headers: failed requests, but the host that got the request
+        # follows the same rule, and the cut must be HAProxy's shutdown-sessions (the host was
+        # marked DOWN while the request ran; the log line may be read up to a second later).
+        downs = [(t, s) for t, s, st in hap.server_events() if st == "DOWN"]
+        for t_s, t_r, code, host in client.cut_snapshot():
+            where = "response %s cut after its headers (sent %+.3fs, closed %+.3fs)" % (
+                code, t_s - t0, t_r - t0)
+            if host not in by_id:
+                bad.append("%s: unexpected X-Backend %r" % (where, host))
+                continue
+            if not any(start <= t_r and end >= t_s - WINDOW for start, end in widened[host]):
+                bad.append("%s: from %s, which was not ACTIVE in [%+.3f, %+.3f]" % (
+                    where, host, t_s - WINDOW - t0, t_r - t0))
+            if not any(s == host and t_s - SLACK <= t <= t_r + 1.0 for t, s in downs):
+                bad.append("%s: from %s, but HAProxy did not mark %s DOWN meanwhile" % (
+                    where, host, host))
+            log("%s from %s: HAProxy marked %s DOWN (shutdown-sessions), counted as failed" % (
+                where, host, host))
         self.assertFalse(bad, "%d wrong answers (window %.0f ms):\n  %s" % (
             len(bad), WINDOW * 1000, "\n  ".join(bad[:20])))
         self.assertTrue(hosts_answering <= ever_active,
