@@ -33,7 +33,11 @@
 #include <vector>
 #include <unordered_map>
 
+#include "bench_util.h"
+
 namespace {
+
+using bench::FlagValue;
 
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
@@ -49,13 +53,6 @@ struct Conn {
   bool epollout = false;  // EPOLLOUT registered
   std::string in;         // the unfinished request line
 };
-
-bool FlagValue(const char* arg, const char* name, std::string* out) {
-  size_t n = std::strlen(name);
-  if (std::strncmp(arg, name, n) != 0 || arg[n] != '=') return false;
-  *out = arg + n + 1;
-  return true;
-}
 
 }  // namespace
 

@@ -12,7 +12,6 @@
 #include <sys/time.h>
 #include <pthread.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,20 +26,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace {
 
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
-bool FlagValue(const char* arg, const char* name, std::string* out) {
-  size_t n = std::strlen(name);
-  if (std::strncmp(arg, name, n) != 0 || arg[n] != '=') return false;
-  *out = arg + n + 1;
-  return true;
-}
+using bench::ConnectUnix;
+using bench::FlagValue;
+using bench::NowNs;
 
 struct Worker {
   std::vector<uint32_t> lat_ns;  // latencies of the measured phase
@@ -51,22 +43,12 @@ struct Worker {
 
 std::atomic<int> g_phase{0};  // 0 warm-up, 1 measuring, 2 stop
 
-int Connect(const std::string& path, std::string* error) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof(addr.sun_path) - 1));
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
-    *error = "connect " + path + ": " + std::strerror(errno);
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 void Run(const std::string& path, const std::string& request, Worker* w) {
-  int fd = Connect(path, &w->error);
-  if (fd < 0) return;
+  int fd = ConnectUnix(path);
+  if (fd < 0) {
+    w->error = "connect " + path + ": " + std::strerror(errno);
+    return;
+  }
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   std::vector<char> buf(64 * 1024);

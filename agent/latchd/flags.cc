@@ -1,7 +1,11 @@
 #include "agent/latchd/flags.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gflags/gflags.h>
@@ -67,7 +71,81 @@ Status CheckFlagFile(const std::string& path, int depth) {
   return Status::Ok();
 }
 
+// True if the flag `name` (a gflags bool, e.g. "help") is set.
+bool BoolFlagSet(const char* name) {
+  std::string value;
+  return gflags::GetCommandLineOption(name, &value) && value == "true";
+}
+
+// Appends `text` to *out word-wrapped at kHelpWidth columns, each line indented
+// by `indent` spaces.
+void AppendWrapped(std::string_view text, size_t indent, std::string* out) {
+  constexpr size_t kHelpWidth = 80;
+  size_t column = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view word = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (word.empty()) continue;
+    if (column > 0 && column + 1 + word.size() > kHelpWidth) {
+      out->push_back('\n');
+      column = 0;
+    }
+    if (column == 0) {
+      out->append(indent, ' ');
+      column = indent;
+    } else {
+      out->push_back(' ');
+      ++column;
+    }
+    out->append(word);
+    column += word.size();
+  }
+  out->push_back('\n');
+}
+
+// One flag of the help text: "--name=TYPE (default D)" and its description.
+void AppendFlag(const gflags::CommandLineFlagInfo& flag, std::string* out) {
+  auto shown = [&flag](const std::string& value) {
+    return flag.type == "string" ? "\"" + value + "\"" : value;
+  };
+  std::string head = "--" + flag.name + "=" + flag.type + " (default " +
+                     shown(flag.default_value);
+  if (flag.current_value != flag.default_value) head += "; now " + shown(flag.current_value);
+  head += ")";
+  AppendWrapped(head, 2, out);
+  AppendWrapped(flag.description, 6, out);
+}
+
 }  // namespace
+
+std::string AgentHelpText(bool full) {
+  std::vector<gflags::CommandLineFlagInfo> all;
+  gflags::GetAllFlags(&all);  // sorted by file, then name
+  std::string own;
+  std::string common;  // the library flags worth knowing without --helpfull
+  std::map<std::string, std::string> by_file;  // the other flags, for --helpfull
+  for (const gflags::CommandLineFlagInfo& flag : all) {
+    if (flag.filename == __FILE__) {
+      AppendFlag(flag, &own);
+    } else if (full) {
+      AppendFlag(flag, &by_file[flag.filename]);
+    } else if (flag.name == "flagfile" || flag.name == "v") {
+      AppendFlag(flag, &common);
+    }
+  }
+  std::string text = "latchd: " + std::string(gflags::ProgramUsage()) + "\n\n";
+  text += "latchd's flags:\n" + own;
+  if (full) {
+    for (const auto& [file, flags] : by_file) text += "\nflags from " + file + ":\n" + flags;
+  } else {
+    text += "\nlibrary flags (--helpfull lists all of them, glog's and gflags'):\n" + common;
+  }
+  text += "\n--version prints the version. See latchd(8).\n";
+  return text;
+}
 
 Status CheckKnownFlags(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -90,7 +168,14 @@ Status CheckKnownFlags(int argc, char** argv) {
 Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv, std::vector<std::string>* notes) {
   Status known = CheckKnownFlags(*argc, *argv);
   if (!known.ok()) return known;
-  gflags::ParseCommandLineFlags(argc, argv, true);
+  gflags::ParseCommandLineNonHelpFlags(argc, argv, true);
+  bool full = BoolFlagSet("helpfull");
+  if (full || BoolFlagSet("help") || BoolFlagSet("helpshort")) {
+    std::fputs(AgentHelpText(full).c_str(), stdout);
+    std::fflush(stdout);
+    std::exit(0);
+  }
+  gflags::HandleCommandLineHelpFlags();  // --version, --helpxml, --helpon, ...: exit
   RawFlags raw;
   raw.id = FLAGS_id;
   raw.advertise = FLAGS_advertise;

@@ -1,13 +1,10 @@
 #include "lib/api/atlas_properties.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -18,6 +15,7 @@
 #include <set>
 #include <utility>
 
+#include "lib/util/read_file.h"
 #include "lib/zk/acl.h"
 
 namespace latchd {
@@ -340,35 +338,6 @@ Result<std::vector<std::string>> Resolve(const std::string& host) {
   }
   freeaddrinfo(res);
   return out;
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error(path + ": cannot open: " + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return Status::Error(path + ": not a regular file");
-  }
-  std::string content;
-  char buf[16384];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return Status::Error(path + ": cannot read: " + std::strerror(err));
-    }
-    if (n == 0) break;
-    content.append(buf, static_cast<size_t>(n));
-    if (content.size() > kMaxFileBytes) {
-      close(fd);
-      return Status::Error(path + ": larger than " + std::to_string(kMaxFileBytes) + " bytes");
-    }
-  }
-  close(fd);
-  return content;
 }
 
 }  // namespace
@@ -783,8 +752,15 @@ Status ApplyAtlasProperties(const std::string& path, const FlagIsExplicit& is_se
   auto error = [](const std::string& what) {
     return Status::Error(OneLine("--atlas_properties: " + what));
   };
-  Result<std::string> text = ReadFile(path);
-  if (!text.ok()) return error(text.status().message());
+  ReadFileDetails details;
+  Result<std::string> text = ReadSmallFile(path, kMaxFileBytes, &details);
+  if (!text.ok()) {
+    // An fstat failure has always been reported like a non-regular file.
+    if (details.failure == ReadFileDetails::Failure::kStat) {
+      return error(path + ": not a regular file");
+    }
+    return error(text.status().message());
+  }
   Result<std::map<std::string, std::string>> props = ParseProperties(*text);
   if (!props.ok()) return error(path + ": " + props.status().message());
   Result<AtlasHaSettings> settings = ReadAtlasHaSettings(*props);

@@ -1,9 +1,7 @@
 #include "lib/zk/acl.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +10,8 @@
 
 #include <glog/logging.h>
 #include <openssl/evp.h>
+
+#include "lib/util/read_file.h"
 
 namespace latchd {
 namespace {
@@ -132,6 +132,28 @@ Result<ZkAclEntry> ParseAclEntry(std::string_view entry) {
   return acl;
 }
 
+// The rest of ReadAuthFile's message after the file's name, for a failed read.
+std::string AuthFileReadError(const ReadFileDetails& details) {
+  using Failure = ReadFileDetails::Failure;
+  const char* why = std::strerror(details.error_number);
+  switch (details.failure) {
+    case Failure::kOpen:
+      if (details.error_number == ENOENT) return " does not exist";
+      return std::string(" cannot be opened: ") + why;
+    case Failure::kStat:
+      return std::string(" cannot be examined: ") + why;
+    case Failure::kNotRegular:
+      return " is not a regular file";
+    case Failure::kRead:
+      return std::string(" cannot be read: ") + why;
+    case Failure::kTooLarge:
+      return " is malformed: larger than " + std::to_string(kMaxAuthFileBytes) + " bytes";
+    case Failure::kNone:
+      break;
+  }
+  return " cannot be read";
+}
+
 }  // namespace
 
 Result<std::vector<ZkAclEntry>> ParseAclList(std::string_view text) {
@@ -185,47 +207,16 @@ Result<std::pair<std::string, std::string>> ParseAuth(std::string_view text) {
 
 Result<std::pair<std::string, std::string>> ReadAuthFile(const std::string& path) {
   const std::string name = "auth file " + Quote(path);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) return Status::Error(name + " does not exist");
-    return Status::Error(name + " cannot be opened: " + std::strerror(err));
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
-    close(fd);
-    return Status::Error(name + " cannot be examined: " + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return Status::Error(name + " is not a regular file");
-  }
-  if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+  ReadFileDetails details;
+  Result<std::string> read = ReadSmallFile(path, kMaxAuthFileBytes, &details);
+  if (S_ISREG(details.mode) && (details.mode & (S_IRGRP | S_IROTH)) != 0) {
     char mode[8];
-    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(details.mode & 07777));
     LOG(WARNING) << name << " is readable by group or others (mode " << mode
                  << "); consider chmod 600";
   }
-  std::string content;
-  char buf[4096];
-  while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return Status::Error(name + " cannot be read: " + std::strerror(err));
-    }
-    if (n == 0) break;
-    content.append(buf, static_cast<size_t>(n));
-    if (content.size() > kMaxAuthFileBytes) {
-      close(fd);
-      return Status::Error(name + " is malformed: larger than " +
-                           std::to_string(kMaxAuthFileBytes) + " bytes");
-    }
-  }
-  close(fd);
+  if (!read.ok()) return Status::Error(name + AuthFileReadError(details));
+  const std::string& content = *read;
   if (Trim(content).empty()) return Status::Error(name + " is empty");
   size_t newline = content.find('\n');
   std::string_view first(content);

@@ -43,7 +43,8 @@ Result<std::pair<std::string, std::string>> ParseAuth(std::string_view text);
 
 // Reads "scheme:auth" from the first line of `path` (a trailing newline and
 // blank lines after it are fine). Errors name the path: missing, unreadable,
-// empty, malformed (more than one non-blank line, or not scheme:auth).
+// not a regular file, empty, malformed (larger than 64 KiB, more than one
+// non-blank line, or not scheme:auth).
 // If the file is readable by group or others it logs a WARNING naming the
 // path and its mode, but still succeeds.
 Result<std::pair<std::string, std::string>> ReadAuthFile(const std::string& path);

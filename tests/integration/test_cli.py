@@ -7,6 +7,7 @@ import signal
 import socket
 import time
 import unittest
+from xml.etree import ElementTree
 
 import harness
 from harness import RC_NONODE, log, wait_until
@@ -162,6 +163,43 @@ class CliTest(harness.LatchdTestCase):
         # Its session is closed, not left to expire: the nodes are gone at once.
         self.assertEqual(sh.latch_children(a.latch_path), [])
         self.assertIsNone(sh.exists(a.info_path))
+
+    def test_6_help(self):
+        """--help lists latchd's own flags and no glog ones, exit 0; --helpfull lists every
+        flag, latchd's first, exit 0. Flags come from --helpxml (gflags' own list)."""
+        r = harness.run_latchd(["--helpxml"])
+        root = ElementTree.fromstring(r.stdout)
+        own, others = [], []
+        for flag in root.iter("flag"):
+            name = flag.findtext("name")
+            if flag.findtext("file", "").endswith("agent/latchd/flags.cc"):
+                own.append(name)
+            else:
+                others.append(name)
+        self.assertIn("zk_connect", own)
+        self.assertIn("logtostderr", others)
+
+        for argv in (["--help"], ["-help"], ["--helpshort"]):
+            with self.subTest(argv=argv):
+                r = harness.run_latchd(argv)
+                self.assertEqual((r.returncode, r.stderr), (0, ""), r.stdout)
+                listed = re.findall(r"(?m)^  --([a-z0-9_]+)=", r.stdout)
+                self.assertEqual(listed[:len(own)], sorted(own), r.stdout)
+                self.assertEqual(sorted(listed[len(own):]), ["flagfile", "v"], r.stdout)
+                self.assertNotIn("logtostderr", r.stdout)
+                self.assertIn("--helpfull", r.stdout)
+
+        r = harness.run_latchd(["--helpfull"])
+        self.assertEqual((r.returncode, r.stderr), (0, ""), r.stdout[:500])
+        listed = re.findall(r"(?m)^  --([a-z0-9_]+)=", r.stdout)
+        self.assertEqual(listed[:len(own)], sorted(own), r.stdout[:2000])
+        self.assertEqual(sorted(listed), sorted(own + others))
+        self.assertLess(r.stdout.index("--zk_connect="), r.stdout.index("--logtostderr="))
+
+        # An unknown flag is still refused first.
+        r = harness.run_latchd(["--help", "--frobnicate"])
+        self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+        self.assertIn("frobnicate", r.stderr)
 
 
 if __name__ == "__main__":

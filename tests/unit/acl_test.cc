@@ -3,14 +3,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "tests/unit/temp_dir.h"
 
 namespace latchd {
 namespace {
@@ -174,27 +173,7 @@ TEST(AuthParseTest, RejectsMalformedWithoutEchoingIt) {
   EXPECT_THAT(r.status().message(), Not(HasSubstr("secretpw")));
 }
 
-class AuthFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/latchd-acl-test-XXXXXX";
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string Write(const std::string& name, const std::string& content, mode_t mode = 0600) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::trunc) << content;
-    chmod(path.c_str(), mode);
-    return path;
-  }
-  std::string dir_;
-};
+class AuthFileTest : public testing::TempDirTest {};
 
 TEST_F(AuthFileTest, ReadsOneLine) {
   auto r = ReadAuthFile(Write("auth", "digest:atlas:s3cret-pw\n"));
@@ -259,6 +238,21 @@ TEST_F(AuthFileTest, DirectoryIsAnError) {
   auto r = ReadAuthFile(dir_);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr(dir_));
+}
+
+TEST_F(AuthFileTest, ReadErrorMessages) {
+  std::string missing = dir_ + "/nope";
+  auto r = ReadAuthFile(missing);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "auth file \"" + missing + "\" does not exist");
+  r = ReadAuthFile(dir_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "auth file \"" + dir_ + "\" is not a regular file");
+  std::string big = Write("big", "digest:atlas:" + std::string(64 * 1024, 'p'));
+  r = ReadAuthFile(big);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "auth file \"" + big + "\" is malformed: larger than 65536 bytes");
 }
 
 // ---------------------------------------------------------------------------

@@ -625,6 +625,9 @@ TEST_F(ApplyAtlasPropertiesTest, ErrorsNameTheFlagAndThePath) {
                              "/missing.properties: cannot open: No such file or directory");
   s = ApplyAtlasProperties(dir_, Explicit({}), &flags);
   EXPECT_EQ(s.message(), "--atlas_properties: " + dir_ + ": not a regular file");
+  std::string big = Write("# " + std::string(4 * 1024 * 1024, 'x'));
+  s = ApplyAtlasProperties(big, Explicit({}), &flags);
+  EXPECT_EQ(s.message(), "--atlas_properties: " + big + ": larger than 4194304 bytes");
   std::string path = Write("a=1\natlas.server.ids=\\uXYZW\n");
   s = ApplyAtlasProperties(path, Explicit({}), &flags);
   EXPECT_EQ(s.message(), "--atlas_properties: " + path +
