@@ -39,12 +39,26 @@ DEFINE_string(journal, "", "Append every role change as a JSON line (monotonic a
 namespace latchd {
 namespace {
 
+// Checks that `arg` ("--name" or "--name=value") names a known flag and, for
+// numeric and bool flags, that the value parses, so that gflags (which would
+// exit 1) never sees a bad one.
 Status CheckName(const std::string& arg) {
   std::string name = arg.substr(arg.find_first_not_of('-'));
-  name = name.substr(0, name.find('='));
+  size_t eq = name.find('=');
+  std::string value = eq == std::string::npos ? "" : name.substr(eq + 1);
+  name = name.substr(0, eq);
   if (name.empty()) return Status::Ok();
   gflags::CommandLineFlagInfo info;
-  if (gflags::GetCommandLineFlagInfo(name.c_str(), &info)) return Status::Ok();
+  if (gflags::GetCommandLineFlagInfo(name.c_str(), &info)) {
+    if (eq == std::string::npos || info.type == "string") return Status::Ok();
+    // Parse the value the way gflags will, then put the old one back: the
+    // real parse sets it again, in order with the other flags.
+    if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
+      return Status::Error("--" + name + ": bad value '" + value + "': not a valid " + info.type);
+    }
+    gflags::SetCommandLineOption(name.c_str(), info.current_value.c_str());
+    return Status::Ok();
+  }
   if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(name.substr(2).c_str(), &info) &&
       info.type == "bool") {
     return Status::Ok();

@@ -40,6 +40,12 @@ class CliTest(harness.LatchdTestCase):
                               "--frobnicate=1"], "frobnicate", "/cli-unknown"),
             ("bad --zk_acl", ["--id=a1", "--zk_connect=%s" % connect, "--zk_root=/cli-acl",
                               "--zk_acl=nonsense"], "zk_acl", "/cli-acl"),
+            ("number that is not one", ["--id=a1", "--zk_connect=%s" % connect,
+                                        "--zk_root=/cli-nan", "--zk_session_timeout_ms=4000x"],
+             "zk_session_timeout_ms", "/cli-nan"),
+            ("bool that is not one", ["--id=a1", "--zk_connect=%s" % connect,
+                                      "--zk_root=/cli-bool", "--logtostderr=maybe"],
+             "logtostderr", "/cli-bool"),
         ]
         for name, flags, flag, root in cases:
             with self.subTest(case=name):
