@@ -70,7 +70,7 @@ Status CheckConnectString(const std::string& connect) {
     size_t comma = hosts.find(',');
     std::string_view hp = hosts.substr(0, comma);
     if (!ValidHostPort(hp)) {
-      return Flag("zk_connect", "\"" + std::string(hp) + "\" is not host:port");
+      return Flag("zk_connect", std::string(1, '"').append(hp).append("\" is not host:port"));
     }
     if (comma == std::string_view::npos) break;
     hosts.remove_prefix(comma + 1);

@@ -38,7 +38,9 @@ Result<ProtocolRequest> ParseRequestLine(std::string_view line) {
   std::string_view cmd = words[0];
   ProtocolRequest req;
   auto no_args = [&](Command c) -> Result<ProtocolRequest> {
-    if (words.size() != 1) return Status::Error("\"" + std::string(cmd) + "\" takes no argument");
+    if (words.size() != 1) {
+      return Status::Error(std::string(1, '"').append(cmd).append("\" takes no argument"));
+    }
     req.command = c;
     return req;
   };
