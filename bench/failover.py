@@ -561,6 +561,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--session-ms", type=int, default=4000)
     ap.add_argument("--scenarios", default=",".join(n for n, _, _ in SCENARIOS))
+    ap.add_argument("--groups", default="latchd,curator",
+                    help="which contenders to run: latchd, curator or both (comma-separated)")
     ap.add_argument("--out", default=os.path.join(OUT_DIR, "failover.md"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--max_background", type=float, default=15.0,
@@ -580,10 +582,14 @@ def main():
     unknown = set(wanted) - {n for n, _, _ in SCENARIOS}
     if unknown:
         ap.error("unknown scenarios %s" % sorted(unknown))
+    want_groups = set(args.groups.split(","))
+    if not want_groups or want_groups - {"latchd", "curator"}:
+        ap.error("--groups takes latchd and/or curator")
     T = args.session_ms / 1000.0
     tmp = tempfile.mkdtemp(prefix="latchd-failover-")
     say("temp dir %s; binaries %s" % (tmp, harness.bin_dir()))
-    sidecar_classes()
+    if "curator" in want_groups:
+        sidecar_classes()
     zk_base = tempfile.mkdtemp(prefix="latchd-failover-zk-", dir=args.zk_dir) if args.zk_dir \
         else os.path.join(tmp, "zk")
     ens = harness.ZkEnsemble(zk_base, size=3, tick_time=200)
@@ -594,14 +600,16 @@ def main():
     try:
         ens.start(wait=True)
         cl = faults.FaultCluster(ens, tmp, observer_interval=args.observer_ms / 1000.0)
-        lg = cl.add_latchd_group("latchd", "/latchd-bench", ["l1", "l2", "l3"],
-                                 session_ms=args.session_ms)
-        cg = add_curator_group(cl, "curator", "/atlas-bench", ["c1", "c2", "c3"],
-                               args.session_ms)
+        groups = []
+        if "latchd" in want_groups:
+            groups.append(cl.add_latchd_group("latchd", "/latchd-bench", ["l1", "l2", "l3"],
+                                              session_ms=args.session_ms))
+        if "curator" in want_groups:
+            groups.append(add_curator_group(cl, "curator", "/atlas-bench", ["c1", "c2", "c3"],
+                                            args.session_ms))
         cl.start()
-        groups = [lg, cg]
-        say("ACTIVE: latchd %s, Curator %s; observer %s" % (
-            lg.active().id, cg.active().id,
+        say("ACTIVE: %s; observer %s" % (
+            ", ".join("%s %s" % (g.name, g.active().id) for g in groups),
             {k: "%.1f ms" % v[1] for k, v in cl.observer.period_stats().items()}))
         for name, fn, desc in SCENARIOS:
             if name not in wanted:
@@ -663,9 +671,10 @@ def main():
         ok = False
         say("latchd invariant violations:\n%s" % "\n".join(str(v) for v in cl.violations))
     meta = {
-        "command": "python3 bench/failover.py --reps=%d --session-ms=%d%s" % (
+        "command": "python3 bench/failover.py --reps=%d --session-ms=%d%s%s" % (
             args.reps, args.session_ms,
-            "" if set(wanted) == {n for n, _, _ in SCENARIOS} else " --scenarios=" + args.scenarios),
+            "" if set(wanted) == {n for n, _, _ in SCENARIOS} else " --scenarios=" + args.scenarios,
+            "" if want_groups == {"latchd", "curator"} else " --groups=" + args.groups),
         "binaries": harness.bin_dir(),
         "machine": "%d CPUs, %s" % (os.cpu_count(), os.uname().release),
         "duration": "%.0f s" % (time.monotonic() - t_begin),

@@ -169,6 +169,19 @@ void LatchCore::OnSessionUp(const SessionUpEvent& e) {
       SendList();
       return;
     }
+    if (config_.resume_session != 0 && !config_.resume_node.empty()) {
+      // The resume was refused: the recorded node may still be there (the
+      // session not yet expired where the node is seen). Delete it, but only
+      // if it is still that session's.
+      Log(LogAction::kInfo, "could not resume session " + Hex(config_.resume_session) +
+                                "; removing its latch node " + config_.resume_node +
+                                " if it is still there");
+      unresumed_session_ = config_.resume_session;
+      Send(Request(ZkRequestKind::kGetData, latch_path_ + "/" + config_.resume_node),
+           Purpose::kUnresumedOwner, config_.resume_node);
+    }
+    config_.resume_session = 0;
+    config_.resume_node.clear();
     StartJoin();
     return;
   }
@@ -263,6 +276,7 @@ void LatchCore::ResetNode() {
   own_node_.clear();
   watched_pred_.clear();
   lost_create_ = false;
+  owner_known_ = false;
   list_in_flight_ = renew_in_flight_ = publish_in_flight_ = false;
   join_at_.reset();
   participants_ = 0;
@@ -280,6 +294,7 @@ void LatchCore::StartJoin() {
   own_node_.clear();
   watched_pred_.clear();
   lost_create_ = false;
+  owner_known_ = false;
   phase_ = Phase::kCreating;
   ZkRequest req = Request(ZkRequestKind::kCreate, latch_path_ + "/" + LatchNodePrefix(uuid_));
   req.data = config_.id;
@@ -319,8 +334,13 @@ void LatchCore::OnCreateNode(const ZkResult& r, const Pending& p) {
       lost_create_ = false;
       phase_ = Phase::kJoined;
       next_renew_ = now_ + RenewInterval();
+      // Created in this session, answered with its stat: the owner and the
+      // epoch are known, so leading needs no owner read, only the claim check.
+      owner_known_ = r.stat.ephemeral_owner == session_id_ && r.stat.czxid != 0;
+      own_czxid_ = r.stat.czxid;
       Log(LogAction::kInfo, "joined the latch as " + own_node_);
       SendList();
+      if (owner_known_) WatchOwnNode();
       break;
     }
     case ZkCode::kNoNode:
@@ -395,9 +415,12 @@ void LatchCore::OnRecoverOwner(const ZkResult& r, const Pending& p) {
     lost_create_ = false;
     phase_ = Phase::kJoined;
     next_renew_ = now_;
+    owner_known_ = true;
+    own_czxid_ = r.stat.czxid;
     Log(LogAction::kInfo, "adopted latch node " + own_node_ + " after a lost create");
     SendRenew();
     SendList();
+    WatchOwnNode();
     return;
   }
   if (r.code == ZkCode::kOk) {
@@ -406,6 +429,17 @@ void LatchCore::OnRecoverOwner(const ZkResult& r, const Pending& p) {
     Send(Request(ZkRequestKind::kDelete, latch_path_ + "/" + p.node), Purpose::kDeleteStray, p.node);
   }
   StartJoin();
+}
+
+// The node recorded for a session that could not be resumed.
+void LatchCore::OnUnresumedOwner(const ZkResult& r, const Pending& p) {
+  if (r.code != ZkCode::kOk) return;  // gone with its session (or unknown: the session does it)
+  if (r.stat.ephemeral_owner != unresumed_session_) return;  // not that session's node
+  Log(LogAction::kWarning, "deleting latch node " + p.node + " of session " +
+                               Hex(r.stat.ephemeral_owner) + ", which could not be resumed");
+  ZkRequest del = Request(ZkRequestKind::kDelete, latch_path_ + "/" + p.node);
+  del.version = r.stat.version;
+  Send(std::move(del), Purpose::kDeleteStray, p.node);
 }
 
 void LatchCore::OnOrphanList(const ZkResult& r) {
@@ -479,9 +513,13 @@ void LatchCore::OnList(const ZkResult& r) {
   }
   if (own == nodes.begin()) {
     if (!leader_ && !InFlight(Purpose::kVerifyOwner) && !InFlight(Purpose::kClaimCheck)) {
-      ZkRequest verify = Request(ZkRequestKind::kGetData, OwnPath());
-      verify.watch = true;  // learn at once if the own node is deleted
-      Send(std::move(verify), Purpose::kVerifyOwner, own_node_);
+      if (owner_known_) {
+        SendClaimCheck(own_czxid_);
+      } else {
+        ZkRequest verify = Request(ZkRequestKind::kGetData, OwnPath());
+        verify.watch = true;  // learn at once if the own node is deleted
+        Send(std::move(verify), Purpose::kVerifyOwner, own_node_);
+      }
     }
     return;
   }
@@ -593,14 +631,59 @@ void LatchCore::OnVerifyOwner(const ZkResult& r) {
   // ZooKeeper leader (the node may already be deleted there). Claim only after
   // a write that checks the node: it is ordered after everything before it,
   // and a node that still exists and was first is still first.
-  if (!InFlight(Purpose::kClaimCheck)) {
-    claim_epoch_ = r.stat.czxid;
-    Send(Request(ZkRequestKind::kCheck, OwnPath()), Purpose::kClaimCheck, own_node_);
-  }
+  SendClaimCheck(r.stat.czxid);
 }
 
-void LatchCore::OnClaimCheck(const ZkResult& r) {
-  if (!LeadershipStepOk(r)) return;
+// Without activation gates the claim check and the first publish are one
+// write, multi {check(own node), create(active_server_info)}: a takeover costs
+// one write, not two. With gates, active_server_info waits for them.
+bool LatchCore::PublishesWithClaim() const {
+  return !config_.advertise.empty() && !config_.require_ack && !config_.require_hook;
+}
+
+void LatchCore::SendClaimCheck(int64_t czxid) {
+  if (InFlight(Purpose::kClaimCheck)) return;
+  claim_epoch_ = czxid;
+  if (PublishesWithClaim()) {
+    ZkRequest req = Request(ZkRequestKind::kCreate, asi_path_);
+    req.data = config_.advertise;
+    req.mode = CreateMode::kEphemeral;
+    req.guard = OwnPath();
+    publish_in_flight_ = true;  // a stop deletes what it may create
+    Send(std::move(req), Purpose::kClaimCheck, own_node_);
+    return;
+  }
+  Send(Request(ZkRequestKind::kCheck, OwnPath()), Purpose::kClaimCheck, own_node_);
+}
+
+// A data watch on the own node (its data never changes): learn at once if it
+// is deleted.
+void LatchCore::WatchOwnNode() {
+  ZkRequest watch = Request(ZkRequestKind::kGetData, OwnPath());
+  watch.watch = true;
+  Send(std::move(watch), Purpose::kWatchOwn, own_node_);
+}
+
+void LatchCore::OnClaimCheck(const ZkResult& r, const Pending& p) {
+  const bool with_publish = p.kind == ZkRequestKind::kCreate;
+  if (with_publish) {
+    publish_in_flight_ = false;
+    if (IsUncertain(r.code)) {
+      NoteConnectionLoss();
+      return;
+    }
+    if (r.guard_failed) {
+      LoseLeadership("own latch node is gone");
+      ScheduleRejoin("own latch node gone before taking leadership");
+      return;
+    }
+    // Any other answer of the server means the check passed: the claim holds
+    // whatever became of the create.
+    if (!IsServerAnswer(r.code) || leader_) return;
+  } else if (!LeadershipStepOk(r)) {
+    return;
+  }
+  if (stopping_) return;
   leader_ = true;
   join_failures_ = 0;
   epoch_ = claim_epoch_;
@@ -609,6 +692,21 @@ void LatchCore::OnClaimCheck(const ZkResult& r) {
   published_ = false;
   Log(LogAction::kInfo, "own latch node " + own_node_ + " is first: leader with epoch " +
                             std::to_string(epoch_));
+  if (with_publish) {
+    if (r.code == ZkCode::kOk) {
+      published_ = true;
+      asi_version_ = r.stat.version;
+      leader_info_.address = config_.advertise;
+    } else if (r.code == ZkCode::kNodeExists) {
+      publish_in_flight_ = true;  // someone else's, or a stale one: on as in OnPublish
+      Send(Request(ZkRequestKind::kGetData, asi_path_), Purpose::kPublishGet);
+    } else {
+      Log(LogAction::kError, "could not publish " + asi_path_ + ": " +
+                                 std::string(ZkCodeName(r.code)) +
+                                 (r.code == ZkCode::kNoAuth ? " (check --zk_acl and --zk_auth_file)"
+                                                            : ""));
+    }
+  }
   MaybeClaim();
 }
 
@@ -710,6 +808,7 @@ void LatchCore::SendPublish() {
   ZkRequest req = Request(ZkRequestKind::kCreate, asi_path_);
   req.data = config_.advertise;
   req.mode = CreateMode::kEphemeral;
+  req.guard = OwnPath();  // a leader whose node is gone must not publish
   Send(std::move(req), Purpose::kPublishCreate);
 }
 
@@ -725,6 +824,13 @@ void LatchCore::OnPublish(const ZkResult& r, const Pending& p) {
   if (IsUncertain(r.code)) {
     publish_in_flight_ = false;
     NoteConnectionLoss();
+    return;
+  }
+  if (r.guard_failed) {
+    // Every publish write is conditioned on the own node: it is gone, so this
+    // agent no longer leads and must not touch the new leader's address.
+    LoseLeadership("own latch node " + own_node_ + " is gone (publishing active_server_info)");
+    ScheduleRejoin("own latch node gone");
     return;
   }
   auto done = [this](int32_t version) {
@@ -749,6 +855,7 @@ void LatchCore::OnPublish(const ZkResult& r, const Pending& p) {
         ZkRequest set = Request(ZkRequestKind::kSetData, asi_path_);
         set.data = config_.advertise;
         set.version = r.stat.version;
+        set.guard = OwnPath();
         Send(std::move(set), Purpose::kPublishSet);
         return;
       }
@@ -757,6 +864,7 @@ void LatchCore::OnPublish(const ZkResult& r, const Pending& p) {
                                   Hex(r.stat.ephemeral_owner));
         ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
         del.version = r.stat.version;
+        del.guard = OwnPath();
         Send(std::move(del), Purpose::kPublishDelete);
         return;
       }
@@ -837,6 +945,7 @@ void LatchCore::OnResult(const ZkResult& r) {
   if (p.session != session_id_) return;
   switch (p.purpose) {
     case Purpose::kStepDownDelete:
+    case Purpose::kStepDownBoth:
       return OnStepDownDelete(r, p);
     case Purpose::kPublishCreate:
     case Purpose::kPublishGet:
@@ -849,7 +958,10 @@ void LatchCore::OnResult(const ZkResult& r) {
       return OnAddressGet(r);
     case Purpose::kOrphanList:
       return OnOrphanList(r);
+    case Purpose::kUnresumedOwner:
+      return OnUnresumedOwner(r, p);
     case Purpose::kDeleteStray:
+    case Purpose::kWatchOwn:
       return;
     case Purpose::kParticipantGet:
       return OnParticipantGet(r, p);
@@ -858,6 +970,13 @@ void LatchCore::OnResult(const ZkResult& r) {
   }
   if (p.gen != gen_) {  // about an own-node attempt that was abandoned
     if (p.purpose == Purpose::kCreateNode) OnAbandonedCreate(r, p);
+    if (p.purpose == Purpose::kClaimCheck && p.kind == ZkRequestKind::kCreate &&
+        r.code == ZkCode::kOk && connected_) {
+      // As in OnPublish: a publish that landed after leadership was lost.
+      ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
+      del.version = r.stat.version;
+      Send(std::move(del), Purpose::kDeleteStray, asi_path_);
+    }
     return;
   }
   switch (p.purpose) {
@@ -868,7 +987,7 @@ void LatchCore::OnResult(const ZkResult& r) {
     case Purpose::kList: return OnList(r);
     case Purpose::kWatchPred: return OnWatchPred(r, p);
     case Purpose::kVerifyOwner: return OnVerifyOwner(r);
-    case Purpose::kClaimCheck: return OnClaimCheck(r);
+    case Purpose::kClaimCheck: return OnClaimCheck(r, p);
     case Purpose::kRenew: return OnRenew(r);
     default: return;
   }
@@ -878,9 +997,24 @@ void LatchCore::OnResult(const ZkResult& r) {
 
 void LatchCore::SendStepDownDeletes() {
   step_down_pending_ = 0;
+  if ((published_ || publish_in_flight_) && !own_node_.empty()) {
+    // One write, multi {delete(own node), delete(active_server_info)}: the
+    // successor, woken by the node's deletion, finds the address gone too,
+    // and the address goes only while the node shows that no one else leads.
+    ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
+    del.version = published_ ? asi_version_ : -1;
+    del.guard = OwnPath();
+    del.guard_delete = true;
+    Send(std::move(del), Purpose::kStepDownBoth, own_node_);
+    ++step_down_pending_;
+    return;
+  }
   if (published_ || publish_in_flight_) {
     ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
     del.version = published_ ? asi_version_ : -1;
+    // A version does not tell whose node it is (every new one has version 0):
+    // delete it only while the own node shows that no one else leads.
+    if (!own_node_.empty()) del.guard = OwnPath();
     Send(std::move(del), Purpose::kStepDownDelete, asi_path_);
     ++step_down_pending_;
   }
@@ -894,6 +1028,13 @@ void LatchCore::OnStepDownDelete(const ZkResult& r, const Pending& p) {
   if (phase_ != Phase::kStopping && phase_ != Phase::kYielding) return;
   if (IsUncertain(r.code) && phase_ == Phase::kYielding) {
     NoteConnectionLoss();
+    return;
+  }
+  if (p.purpose == Purpose::kStepDownBoth && IsServerAnswer(r.code) && r.code != ZkCode::kOk &&
+      !r.guard_failed && !own_node_.empty()) {
+    // The address was not ours to delete any more (or already gone): the
+    // node alone, then.
+    Send(Request(ZkRequestKind::kDelete, OwnPath()), Purpose::kStepDownDelete, own_node_);
     return;
   }
   if (--step_down_pending_ > 0) return;

@@ -58,6 +58,10 @@ struct LatchConfig {
   std::function<std::string()> new_uuid;  // 36-char lowercase UUIDs
   // After a restart: if the first session is this resumed one, the latch node
   // recorded for it is taken back (checked like any other) instead of joining anew.
+  // If it is another one (ZooKeeper refused the resume), the recorded node is
+  // deleted if it still exists and still belongs to resume_session: nobody
+  // will ever use that session again, and its node would otherwise hold the
+  // latch until ZooKeeper expires the session.
   int64_t resume_session = 0;
   std::string resume_node;
 };
@@ -78,7 +82,12 @@ using Event = std::variant<SessionUpEvent, SessionDownEvent, SessionExpiredEvent
 
 // ---- Actions -------------------------------------------------------------
 struct SendAction { ZkRequest request; };
-struct RoleChangeAction { Role from; Role to; int64_t epoch; std::string reason; };
+struct RoleChangeAction {
+  Role from = Role::kPassive;
+  Role to = Role::kPassive;
+  int64_t epoch = 0;
+  std::string reason;
+};
 struct LogAction { enum Level { kInfo, kWarning, kError } level; std::string message; };
 struct ReopenSessionAction { std::string reason; };  // close the dead handle, open a new session
 struct FinishedAction {};                            // graceful stop done: close session, exit
@@ -136,7 +145,8 @@ class LatchCore {
   enum class Purpose { kCreateNode, kCreateParent, kRecoverList, kRecoverOwner, kDeleteStray,
                        kOrphanList, kList, kWatchPred, kVerifyOwner, kRenew, kPublishCreate,
                        kPublishGet, kPublishSet, kPublishDelete, kLeaderGet, kAddressGet,
-                       kStepDownDelete, kParticipantGet, kClaimCheck };
+                       kStepDownDelete, kParticipantGet, kClaimCheck, kUnresumedOwner,
+                       kStepDownBoth, kWatchOwn };
   struct Pending {
     Purpose purpose;
     MonoTime sent;
@@ -168,10 +178,14 @@ class LatchCore {
   void OnRecoverList(const ZkResult& r);
   void OnRecoverOwner(const ZkResult& r, const Pending& p);
   void OnOrphanList(const ZkResult& r);
+  void OnUnresumedOwner(const ZkResult& r, const Pending& p);
   void OnList(const ZkResult& r);
   void OnWatchPred(const ZkResult& r, const Pending& p);
   void OnVerifyOwner(const ZkResult& r);
-  void OnClaimCheck(const ZkResult& r);
+  void OnClaimCheck(const ZkResult& r, const Pending& p);
+  void SendClaimCheck(int64_t czxid);
+  bool PublishesWithClaim() const;
+  void WatchOwnNode();
   bool LeadershipStepOk(const ZkResult& r);
   void OnRenew(const ZkResult& r);
   void OnPublish(const ZkResult& r, const Pending& p);
@@ -226,7 +240,12 @@ class LatchCore {
   std::string uuid_;
   std::string own_node_;
   bool lost_create_ = false;     // a create's outcome is unknown (connection loss)
+  // The own node's ephemeralOwner is known to be this session (it was created
+  // or adopted in it), so no owner read is needed before the claim check.
+  bool owner_known_ = false;
+  int64_t own_czxid_ = 0;        // the own node's czxid, when owner_known_
   std::vector<std::string> orphan_uuids_;  // from sessions that are gone
+  int64_t unresumed_session_ = 0;  // the recorded session ZooKeeper refused to resume
   size_t parent_index_ = 0;
   std::string watched_pred_;
   bool list_in_flight_ = false;

@@ -64,6 +64,15 @@ struct ZkRequest {
   CreateMode mode = CreateMode::kPersistent;
   int32_t version = -1;
   bool watch = false;
+  // kCreate, kSetData and kDelete only: when not empty, the request is sent as
+  // a multi {check(guard, version -1), the operation}, so the operation is
+  // applied only if `guard` exists at that point of ZooKeeper's order. A
+  // missing guard fails the whole multi with ZkResult::guard_failed set.
+  std::string guard;
+  // With a guard and kDelete only: the multi deletes the guard instead of
+  // checking it, {delete(guard, -1), delete(path, version)}: both go in one
+  // write, or neither.
+  bool guard_delete = false;
 };
 
 struct ZkResult {
@@ -73,6 +82,11 @@ struct ZkResult {
   ZkStat stat;
   std::vector<std::string> children;
   std::string created_path;
+  // A guarded request (ZkRequest::guard) whose check failed: nothing was
+  // applied and `code` is the check's error (kNoNode: the guard is gone).
+  // A guarded create's stat is not reported by ZooKeeper: stat.version is 0
+  // (a new node's version), the other fields are 0.
+  bool guard_failed = false;
 };
 
 enum class WatchEventType { kCreated, kDeleted, kDataChanged, kChildrenChanged, kNotWatching };

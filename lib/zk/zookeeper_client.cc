@@ -196,7 +196,12 @@ struct RequestContext {
   HandleContext* handle = nullptr;
   uint64_t id = 0;
   std::string path;
-  zoo_op_result_t multi_result[1] = {};
+  // Multis: the check-only renewal uses [0]; a guarded request [0] (the
+  // guard's check) and [1] (the operation), with its created path or stat.
+  zoo_op_result_t multi_result[2] = {};
+  char created_path[1024] = {};
+  struct Stat set_stat = {};
+  ZkRequestKind kind = ZkRequestKind::kCheck;
   // The result was already delivered from Submit (a synchronous error the
   // C client might still complete). Guarded by HandleContext::pending_mu.
   bool answered = false;
@@ -366,6 +371,26 @@ void DataCompletion(int rc, const char* value, int value_len, const struct Stat*
   Complete(data, std::move(result));
 }
 
+// A guarded request's multi {check(guard), op}: which part failed, and the
+// operation's result.
+void GuardedCompletion(int rc, const void* data) {
+  const RequestContext* ctx = static_cast<const RequestContext*>(data);
+  ZkResult result;
+  result.code = MapCode(rc);
+  if (rc == ZOK) {
+    if (ctx->kind == ZkRequestKind::kCreate) {
+      result.created_path = ctx->created_path;
+    } else if (ctx->kind == ZkRequestKind::kSetData) {
+      result.stat = ToZkStat(&ctx->set_stat);
+    }
+  } else if (IsServerAnswer(result.code) && ctx->multi_result[0].err != ZOK) {
+    // The server answered and the check, the first op, failed.
+    result.guard_failed = true;
+    result.code = MapCode(ctx->multi_result[0].err);
+  }
+  Complete(data, std::move(result));
+}
+
 void ChildrenCompletion(int rc, const struct String_vector* strings, const void* data) {
   ZkResult result;
   result.code = MapCode(rc);
@@ -474,8 +499,14 @@ class ZookeeperClient final : public ZkClient {
     ctx->path = request.path;
     handle_->AddPending(ctx);
     // From here on `ctx` may be freed by its completion at any moment.
+    ctx->kind = request.kind;
     const char* path = request.path.c_str();
     int rc = ZOK;
+    if (!request.guard.empty()) {
+      rc = SubmitGuarded(request, ctx);
+      if (rc != ZOK) AnswerRefused(ctx, request.id, rc);
+      return;
+    }
     switch (request.kind) {
       case ZkRequestKind::kCreate:
         rc = zoo_acreate2(zh_, path, request.data.data(), static_cast<int>(request.data.size()),
@@ -538,6 +569,44 @@ class ZookeeperClient final : public ZkClient {
   }
 
  private:
+  // Sends `request` as a multi {check(guard), op} ({delete(guard), op} with
+  // guard_delete). Returns the C client's
+  // synchronous result (ZOK: the completion will answer).
+  int SubmitGuarded(const ZkRequest& request, RequestContext* ctx) {
+    // zoo_amulti checks neither the handle state nor (as ZBADARGUMENTS) the paths.
+    if (is_unrecoverable(zh_) == ZINVALIDSTATE) return ZINVALIDSTATE;
+    if (!LooksLikeValidPath(request.path) || !LooksLikeValidPath(request.guard)) {
+      return ZBADARGUMENTS;
+    }
+    zoo_op_t ops[2];
+    if (request.guard_delete) {
+      if (request.kind != ZkRequestKind::kDelete) return ZBADARGUMENTS;
+      zoo_delete_op_init(&ops[0], request.guard.c_str(), -1);
+    } else {
+      zoo_check_op_init(&ops[0], request.guard.c_str(), -1);
+    }
+    const char* path = request.path.c_str();
+    switch (request.kind) {
+      case ZkRequestKind::kCreate:
+        zoo_create_op_init(&ops[1], path, request.data.data(),
+                           static_cast<int>(request.data.size()),
+                           acl_.count > 0 ? &acl_ : &ZOO_OPEN_ACL_UNSAFE,
+                           ToZooCreateMode(request.mode), ctx->created_path,
+                           static_cast<int>(sizeof ctx->created_path));
+        break;
+      case ZkRequestKind::kSetData:
+        zoo_set_op_init(&ops[1], path, request.data.data(), static_cast<int>(request.data.size()),
+                        request.version, &ctx->set_stat);
+        break;
+      case ZkRequestKind::kDelete:
+        zoo_delete_op_init(&ops[1], path, request.version);
+        break;
+      default:
+        return ZBADARGUMENTS;  // only writes can be guarded
+    }
+    return zoo_amulti(zh_, 2, ops, ctx->multi_result, GuardedCompletion, ctx);
+  }
+
   // The C client refused a request synchronously with `rc`: answer it once.
   void AnswerRefused(RequestContext* ctx, uint64_t id, int rc) {
     bool deliver = false;

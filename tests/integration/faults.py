@@ -1620,9 +1620,34 @@ class Group:
                 break
             time.sleep(0.2)
         v = Violation("orphans", "%s: latch children %s, running contenders %s (after %.0f s)" % (
-            self.name, got, want, limit))
+            self.name, got, want, limit), self._orphan_details())
         self.report(v)
         return [v]
+
+    def _orphan_details(self):
+        """Who owns what: every child's session, every contender's session, and what each
+        ZooKeeper server says (a stale server would show a node the leader no longer has)."""
+        out = []
+        try:
+            for name, pid, czxid, owner in self.cluster.shell().latch_participants(
+                    self.latch_path):
+                out.append("child %s data=%s czxid=%s ephemeralOwner=%s" % (
+                    name, pid, czxid, owner))
+        except Exception as e:  # noqa: BLE001
+            out.append("listing failed: %s" % e)
+        for c in self.running():
+            sid = c.session_id() if hasattr(c, "session_id") else None
+            out.append("contender %s session %s" % (c.id, hex(sid) if sid else sid))
+        for s in self.cluster.ens.servers:
+            if not s.running:
+                continue
+            try:
+                stat = s.four_letter("stat") or ""
+                mode = [x for x in stat.splitlines() if x.startswith(("Mode:", "Zxid:"))]
+                out.append("%s %s" % (s.name, " ".join(mode)))
+            except Exception as e:  # noqa: BLE001
+                out.append("%s: %s" % (s.name, e))
+        return out
 
     def take_baselines(self):
         for c in self.running():

@@ -100,6 +100,37 @@ ZkResult FakeZk::Apply(int64_t session, const ZkRequest& req, MonoTime now) {
     return r;
   }
   s->second.second = now;
+  if (!req.guard.empty()) {
+    bool writes = req.kind == ZkRequestKind::kCreate || req.kind == ZkRequestKind::kSetData ||
+                  req.kind == ZkRequestKind::kDelete;
+    if (!writes) {
+      r.code = ZkCode::kBadArguments;
+      return r;
+    }
+    if (!nodes_.count(req.guard)) {  // multi {check(guard), op}: all or nothing
+      r.code = ZkCode::kNoNode;
+      r.guard_failed = true;
+      return r;
+    }
+    if (req.guard_delete) {  // multi {delete(guard), delete(path)}
+      if (req.kind != ZkRequestKind::kDelete) {
+        r.code = ZkCode::kBadArguments;
+        return r;
+      }
+      auto it = nodes_.find(req.path);
+      if (it == nodes_.end()) {
+        r.code = ZkCode::kNoNode;
+      } else if (req.version != -1 && req.version != it->second.stat.version) {
+        r.code = ZkCode::kBadVersion;
+      } else if (!Children(req.path).empty() || !Children(req.guard).empty()) {
+        r.code = ZkCode::kNotEmpty;
+      } else {
+        DeleteNode(req.path, -1);
+        r.code = DeleteNode(req.guard, -1);
+      }
+      return r;
+    }
+  }
   switch (req.kind) {
     case ZkRequestKind::kCreate: {
       std::string path = req.path;
@@ -120,6 +151,7 @@ ZkResult FakeZk::Apply(int64_t session, const ZkRequest& req, MonoTime now) {
         ++nodes_[parent].cversion;
         r.created_path = path;
         r.stat = nodes_[path].stat;
+        if (!req.guard.empty()) r.stat = ZkStat{};  // a multi's create reports no stat
       }
       break;
     }

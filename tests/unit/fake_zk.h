@@ -34,6 +34,7 @@ class FakeZk {
   void ExpireDue(MonoTime now);
   void Expire(int64_t session);
   // Applies a request from `session` received at `now` (touches the session).
+  // A request with a guard is a multi {check(guard), op}: all or nothing.
   ZkResult Apply(int64_t session, const ZkRequest& req, MonoTime now);
   // An outside client's actions.
   ZkCode Delete(const std::string& path);

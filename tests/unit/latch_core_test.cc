@@ -63,12 +63,14 @@ TEST(LatchCoreTest, ThreeAgentsOneActiveEachWatchingOnlyItsPredecessor) {
   EXPECT_EQ(c.RoleOf(2), Role::kPassive);
   auto order = SortLatchNodes(c.zk().Children(kLatch));
   ASSERT_EQ(order.size(), 3u);
-  // Agent i watches exactly node i-1 (data watches only; no herd).
+  // Agent i watches exactly node i-1 (data watches only; no herd), besides
+  // its own node.
   for (int i = 1; i < 3; ++i) {
     std::vector<std::string> watched;
     for (const auto& a : c.agent(i).actions) {
       if (auto* s = std::get_if<SendAction>(&a); s && s->request.watch &&
-                                                s->request.path.rfind(kLatch, 0) == 0) {
+                                                s->request.path.rfind(kLatch, 0) == 0 &&
+                                                BaseName(s->request.path) != order[i].name) {
         watched.push_back(std::string(BaseName(s->request.path)));
       }
     }
@@ -322,6 +324,8 @@ TEST(LatchCoreTest, OwnerCheckRefusesANodeOfAnotherSession) {
   ManualCore m(zk, s);
   auto sends = Sends(m.Feed(SessionUpEvent{s, seconds(10)}));
   // Let the whole join run, but answer the owner check with a forged owner.
+  // (A create answered in this session shows the owner, so the owner is read
+  // only when that answer does not show this session: forged too.)
   std::vector<Action> pending = m.Feed(ResultEvent{zk.Apply(s, sends[0], m.now_)});
   bool forged = false;
   for (int round = 0; round < 20 && !pending.empty(); ++round) {
@@ -330,6 +334,10 @@ TEST(LatchCoreTest, OwnerCheckRefusesANodeOfAnotherSession) {
       auto* send = std::get_if<SendAction>(&a);
       if (!send) continue;
       ZkResult r = zk.Apply(s, send->request, m.now_);
+      if (send->request.kind == ZkRequestKind::kCreate && r.code == ZkCode::kOk &&
+          r.created_path.find("-latch-") != std::string::npos) {
+        r.stat.ephemeral_owner = other;
+      }
       if (!forged && send->request.kind == ZkRequestKind::kGetData && send->request.watch &&
           send->request.path.find("-latch-") != std::string::npos && r.code == ZkCode::kOk) {
         r.stat.ephemeral_owner = other;
@@ -679,6 +687,232 @@ TEST(ClaimCheckTest, NoClaimWhenTheNodeIsGoneByTheCheckWrite) {
   ASSERT_TRUE(deleted) << "no claim check was sent after the owner check";
   EXPECT_FALSE(claimed);
   EXPECT_EQ(core.RoleAt(now), Role::kPassive);
+}
+
+}  // namespace
+}  // namespace latchd
+
+namespace latchd {
+namespace {
+
+constexpr auto kTimeout = std::chrono::seconds(10);
+
+// Sends every request of `actions` to `zk` in order and feeds the answers back
+// until the core sends nothing more. Watches fired meanwhile are delivered
+// after the answers when `watches`, else dropped (a notification still on its
+// way). Returns every action seen.
+std::vector<Action> Drive(LatchCore& core, testing::FakeZk& zk, int64_t session,
+                          std::vector<Action> actions, MonoTime now, bool watches = true) {
+  std::vector<Action> seen;
+  for (int round = 0; round < 50 && !actions.empty(); ++round) {
+    std::vector<Action> next;
+    for (auto& a : actions) {
+      seen.push_back(a);
+      auto* send = std::get_if<SendAction>(&a);
+      if (send == nullptr) continue;
+      auto more = core.Handle(ResultEvent{zk.Apply(session, send->request, now)}, now);
+      next.insert(next.end(), more.begin(), more.end());
+    }
+    for (const auto& fired : zk.TakeFired()) {
+      if (!watches || fired.session != session) continue;
+      auto more = core.Handle(WatchEvent{fired.event}, now);
+      next.insert(next.end(), more.begin(), more.end());
+    }
+    actions = std::move(next);
+  }
+  return seen;
+}
+
+LatchConfig Config(const std::string& id, const std::string& uuid) {
+  LatchConfig cfg;
+  cfg.id = id;
+  cfg.advertise = "http://" + id + ":21000";
+  cfg.new_uuid = [uuid] { return uuid; };
+  return cfg;
+}
+
+std::vector<std::string> NodesOf(testing::FakeZk& zk, const std::string& id) {
+  std::vector<std::string> out;
+  for (const auto& child : zk.Children(kLatch)) {
+    if (zk.Get(std::string(kLatch) + "/" + child)->data == id) out.push_back(child);
+  }
+  return out;
+}
+
+// A core that joined alone with a new session and leads.
+int64_t StartLeader(LatchCore& core, testing::FakeZk& zk, MonoTime now) {
+  int64_t session = zk.NewSession(kTimeout, now);
+  Drive(core, zk, session, core.Handle(SessionUpEvent{session, kTimeout}, now), now);
+  return session;
+}
+
+// A restarted agent's first session: the resume is refused ("expired"), a
+// new session opens.
+void RestartRefused(LatchCore& core, testing::FakeZk& zk, MonoTime now) {
+  Drive(core, zk, 0, core.Handle(SessionExpiredEvent{}, now), now);
+  StartLeader(core, zk, now);
+}
+
+// A restarted agent whose recorded session ZooKeeper refuses to resume (the
+// server it asked says "expired") while the session's node is still there:
+// the node goes at once, not when ZooKeeper gets round to expiring it, so the
+// agent holds one node and leads again.
+TEST(ResumeTest, ARefusedResumeDeletesTheRecordedNodeOfThatSession) {
+  testing::FakeZk zk;
+  MonoTime now{std::chrono::seconds(1000)};
+  LatchCore before(Config("host0", "55555555-5555-4555-8555-555555555555"));
+  int64_t old_session = StartLeader(before, zk, now);
+  ASSERT_EQ(before.RoleAt(now), Role::kActive);
+  std::string recorded = before.StatusAt(now).own_node;
+  // SIGKILL; the restart finds the record, the resume is refused.
+  now += std::chrono::milliseconds(500);
+  LatchConfig cfg = Config("host0", "66666666-6666-4666-8666-666666666666");
+  cfg.resume_session = old_session;
+  cfg.resume_node = recorded;
+  LatchCore after(cfg);
+  RestartRefused(after, zk, now);
+
+  ASSERT_TRUE(zk.Alive(old_session));  // ZooKeeper has not expired it yet
+  EXPECT_EQ(NodesOf(zk, "host0"), std::vector<std::string>{after.StatusAt(now).own_node});
+  EXPECT_NE(after.StatusAt(now).own_node, recorded);
+  EXPECT_EQ(after.RoleAt(now), Role::kActive);
+}
+
+// The recorded name is only a hint: a node of that name that belongs to
+// another session is left alone.
+TEST(ResumeTest, ARefusedResumeLeavesANodeOfAnotherSessionAlone) {
+  testing::FakeZk zk;
+  MonoTime now{std::chrono::seconds(1000)};
+  LatchCore other(Config("host1", "77777777-7777-4777-8777-777777777777"));
+  int64_t owner = StartLeader(other, zk, now);
+  ASSERT_EQ(other.RoleAt(now), Role::kActive);
+  LatchConfig cfg = Config("host0", "88888888-8888-4888-8888-888888888888");
+  cfg.resume_session = owner + 100;  // a record that names host1's node with the wrong session
+  cfg.resume_node = other.StatusAt(now).own_node;
+  LatchCore after(cfg);
+  RestartRefused(after, zk, now);
+  EXPECT_EQ(NodesOf(zk, "host1").size(), 1u);
+  EXPECT_EQ(NodesOf(zk, "host0").size(), 1u);
+  EXPECT_EQ(after.RoleAt(now), Role::kPassive);
+}
+
+// Every active_server_info write is a multi conditioned on the own latch node:
+// a leader whose node is already gone (the deletion not yet seen) cannot
+// replace the address the next leader published.
+TEST(PublishTest, ADeposedLeaderCannotOverwriteTheNextLeadersAddress) {
+  testing::FakeZk zk;
+  MonoTime now{std::chrono::seconds(1000)};
+  LatchCore core(Config("host0", "99999999-9999-4999-8999-999999999999"));
+  int64_t mine = StartLeader(core, zk, now);
+  ASSERT_EQ(core.RoleAt(now), Role::kActive);
+  std::string own = std::string(kLatch) + "/" + core.StatusAt(now).own_node;
+
+  // Another client deletes host0's node; host1 joins, leads and publishes.
+  // host0 has not seen any of it yet.
+  ASSERT_EQ(zk.Delete(own), ZkCode::kOk);
+  int64_t theirs = zk.NewSession(kTimeout, now);
+  ZkRequest join;
+  join.kind = ZkRequestKind::kCreate;
+  join.path = std::string(kLatch) + "/_c_aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa-latch-";
+  join.data = "host1";
+  join.mode = CreateMode::kEphemeralSequential;
+  ASSERT_EQ(zk.Apply(theirs, join, now).code, ZkCode::kOk);
+  ASSERT_EQ(zk.Delete(kAsi), ZkCode::kOk);
+  ASSERT_EQ(zk.Create(kAsi, "http://host1:21000", theirs), ZkCode::kOk);
+  zk.TakeFired();
+
+  // The address changed under host0, which writes its own again.
+  auto seen = Drive(core, zk, mine,
+                    core.Handle(WatchEvent{ZkWatchEvent{WatchEventType::kDataChanged, kAsi}}, now),
+                    now, /*watches=*/false);
+  EXPECT_EQ(zk.Get(kAsi)->data, "http://host1:21000");
+  EXPECT_FALSE(IsClaim(core.RoleAt(now)));
+  bool published = false;
+  for (const auto& a : seen) {
+    auto* send = std::get_if<SendAction>(&a);
+    if (send == nullptr || send->request.path != kAsi || !IsWrite(send->request.kind)) continue;
+    published = true;
+    EXPECT_FALSE(send->request.guard.empty()) << "an unconditioned active_server_info write";
+  }
+  EXPECT_TRUE(published);
+}
+
+// A stepping-down leader's delete of active_server_info is conditioned on its
+// node too: an address of the same version but another leader stays.
+TEST(PublishTest, EveryActiveServerInfoWriteIsConditionedOnTheOwnNode) {
+  SimCluster c(2);
+  c.Start(0);
+  c.Start(1);
+  c.Advance(seconds(1));
+  c.Stop(0);
+  c.Advance(seconds(1));
+  ASSERT_EQ(c.ActiveIndex(), 1);
+  for (int i = 0; i < 2; ++i) {
+    for (const auto& a : c.agent(i).actions) {
+      auto* send = std::get_if<SendAction>(&a);
+      if (send == nullptr || send->request.path != kAsi || !IsWrite(send->request.kind)) continue;
+      EXPECT_EQ(send->request.guard.rfind(std::string(kLatch) + "/", 0), 0u)
+          << "agent " << i << " wrote " << kAsi << " unconditioned";
+    }
+  }
+  EXPECT_EQ(c.zk().Get(kAsi)->data, "http://host1:21000");
+}
+
+}  // namespace
+}  // namespace latchd
+
+namespace latchd {
+namespace {
+
+int Writes(const std::vector<Action>& actions, size_t from) {
+  int n = 0;
+  for (size_t i = from; i < actions.size(); ++i) {
+    auto* send = std::get_if<SendAction>(&actions[i]);
+    if (send != nullptr && IsWrite(send->request.kind)) ++n;
+  }
+  return n;
+}
+
+// The graceful handover's critical path: the stopping leader removes its node
+// and its address in one write; the successor claims and publishes in one
+// write (multi {check(own node), create(active_server_info)}) after its listing.
+TEST(HandoverTest, AGracefulHandoverIsOneWriteOnEachSide) {
+  SimCluster c(2);
+  c.Start(0);
+  c.Start(1);
+  c.Advance(milliseconds(50));  // between renewals
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  size_t old_from = c.agent(0).actions.size();
+  size_t new_from = c.agent(1).actions.size();
+  c.Stop(0);
+  EXPECT_EQ(c.ActiveIndex(), 1);
+  EXPECT_EQ(Writes(c.agent(0).actions, old_from), 1);
+  EXPECT_EQ(Writes(c.agent(1).actions, new_from), 1);
+  EXPECT_EQ(c.zk().Get(kAsi)->data, "http://host1:21000");
+  EXPECT_EQ(c.zk().Children(kLatch).size(), 1u);
+  // The successor's claim check came after its listing.
+  bool listed = false, checked_after_listing = false;
+  for (size_t i = new_from; i < c.agent(1).actions.size(); ++i) {
+    auto* send = std::get_if<SendAction>(&c.agent(1).actions[i]);
+    if (send == nullptr) continue;
+    if (send->request.kind == ZkRequestKind::kGetChildren) listed = true;
+    if (IsWrite(send->request.kind)) checked_after_listing = listed && !send->request.guard.empty();
+  }
+  EXPECT_TRUE(checked_after_listing);
+}
+
+// With an activation gate the address waits for the gate: the claim check is
+// a plain check, the publish comes after the ack.
+TEST(HandoverTest, WithAGateTheAddressWaitsForIt) {
+  SimCluster c(1);
+  c.configure = [](int, LatchConfig& cfg) { cfg.require_ack = true; };
+  c.Start(0);
+  EXPECT_EQ(c.RoleOf(0), Role::kBecomingActive);
+  EXPECT_FALSE(c.zk().Exists(kAsi));
+  int64_t epoch = c.agent(0).core->StatusAt(c.now()).epoch;
+  c.Feed(0, AckEvent{epoch});
+  EXPECT_EQ(c.RoleOf(0), Role::kActive);
+  EXPECT_EQ(c.zk().Get(kAsi)->data, "http://host0:21000");
 }
 
 }  // namespace

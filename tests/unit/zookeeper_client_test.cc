@@ -303,6 +303,78 @@ TEST_F(ZookeeperClientTest, ConnectCreateWatchCheck) {
   for (const auto& [id, count] : a.recorder().result_count) EXPECT_EQ(count, 1) << id;
 }
 
+// A guarded write (multi {check(guard), op}) is applied only while the guard
+// exists, and says whether the guard or the operation failed.
+TEST_F(ZookeeperClientTest, GuardedWritesApplyOnlyWhileTheGuardExists) {
+  Session a(Options());
+  ASSERT_TRUE(a.Open().ok());
+  a.WaitConnected();
+  ASSERT_EQ(a.Create("/guarded", "", CreateMode::kPersistent).code, ZkCode::kOk);
+  ASSERT_EQ(a.Create("/guarded/own", "", CreateMode::kEphemeral).code, ZkCode::kOk);
+  auto guarded = [](ZkRequestKind kind, const std::string& path, const std::string& data,
+                    int32_t version = -1) {
+    ZkRequest r;
+    r.kind = kind;
+    r.path = path;
+    r.data = data;
+    r.mode = CreateMode::kEphemeral;
+    r.version = version;
+    r.guard = "/guarded/own";
+    return r;
+  };
+
+  // The answer's code and whether it was the guard that failed.
+  auto expect = [&a](const ZkRequest& r, ZkCode code, bool guard_failed) {
+    ZkResult got = a.Call(r);
+    EXPECT_EQ(got.code, code) << r.path << ": " << ZkCodeName(got.code);
+    EXPECT_EQ(got.guard_failed, guard_failed) << r.path;
+    return got;
+  };
+  ZkResult created =
+      expect(guarded(ZkRequestKind::kCreate, "/guarded/info", "http://a"), ZkCode::kOk, false);
+  EXPECT_EQ(created.created_path, "/guarded/info");
+  // The operation's own failure is not the guard's.
+  expect(guarded(ZkRequestKind::kCreate, "/guarded/info", "http://a"), ZkCode::kNodeExists, false);
+  ZkResult set =
+      expect(guarded(ZkRequestKind::kSetData, "/guarded/info", "http://b", 0), ZkCode::kOk, false);
+  EXPECT_EQ(set.stat.version, 1);
+  expect(guarded(ZkRequestKind::kSetData, "/guarded/info", "http://c", 0), ZkCode::kBadVersion,
+         false);
+  expect(guarded(ZkRequestKind::kSetData, "/guarded/none", "x"), ZkCode::kNoNode, false);
+
+  // Without the guard nothing is applied, and the answer says so.
+  ASSERT_EQ(a.Simple(ZkRequestKind::kDelete, "/guarded/own").code, ZkCode::kOk);
+  expect(guarded(ZkRequestKind::kSetData, "/guarded/info", "http://d"), ZkCode::kNoNode, true);
+  expect(guarded(ZkRequestKind::kDelete, "/guarded/info", ""), ZkCode::kNoNode, true);
+  ZkResult info = a.Simple(ZkRequestKind::kGetData, "/guarded/info");
+  ASSERT_EQ(info.code, ZkCode::kOk);
+  EXPECT_EQ(info.data, "http://b");
+  ASSERT_EQ(a.Simple(ZkRequestKind::kDelete, "/guarded/info").code, ZkCode::kOk);
+  expect(guarded(ZkRequestKind::kCreate, "/guarded/info", "http://e"), ZkCode::kNoNode, true);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded/info").code, ZkCode::kNoNode);
+
+  // guard_delete: both deleted in one write, or neither.
+  ASSERT_EQ(a.Create("/guarded/own", "", CreateMode::kEphemeral).code, ZkCode::kOk);
+  ASSERT_EQ(a.Create("/guarded/info", "x", CreateMode::kEphemeral).code, ZkCode::kOk);
+  ZkRequest both = guarded(ZkRequestKind::kDelete, "/guarded/info", "", 7);
+  both.guard_delete = true;
+  expect(both, ZkCode::kBadVersion, false);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded/own").code, ZkCode::kOk);
+  both.version = 0;
+  expect(both, ZkCode::kOk, false);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded/own").code, ZkCode::kNoNode);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded/info").code, ZkCode::kNoNode);
+
+  // Only writes can be guarded; bad guard paths are refused.
+  ZkResult read = a.Call(guarded(ZkRequestKind::kGetData, "/guarded", ""));
+  EXPECT_EQ(read.code, ZkCode::kBadArguments);
+  ZkRequest bad = guarded(ZkRequestKind::kCreate, "/guarded/x", "");
+  bad.guard = "no-slash";
+  EXPECT_EQ(a.Call(bad).code, ZkCode::kBadArguments);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kDelete, "/guarded").code, ZkCode::kOk);
+  for (const auto& [id, count] : a.recorder().result_count) EXPECT_EQ(count, 1) << id;
+}
+
 TEST_F(ZookeeperClientTest, CloseDropsOldHandleAndReopenGetsNewSession) {
   Session a(Options());
   ASSERT_TRUE(a.Open().ok());
