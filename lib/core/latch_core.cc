@@ -634,25 +634,15 @@ void LatchCore::OnVerifyOwner(const ZkResult& r) {
   SendClaimCheck(r.stat.czxid);
 }
 
-// Without activation gates the claim check and the first publish are one
-// write, multi {check(own node), create(active_server_info)}: a takeover costs
-// one write, not two. With gates, active_server_info waits for them.
-bool LatchCore::PublishesWithClaim() const {
-  return !config_.advertise.empty() && !config_.require_ack && !config_.require_hook;
-}
-
+// The claim check is its own write, and the first publish of
+// active_server_info another one after it: ACTIVE comes only with the answer
+// of a write sent after the claim, by which time this agent has learnt of any
+// deletion of its node ordered before that write. (Merging the two into one
+// multi saved a round trip but let an agent whose node another client had
+// just deleted show ACTIVE next to the new leader; docs/failover.md.)
 void LatchCore::SendClaimCheck(int64_t czxid) {
   if (InFlight(Purpose::kClaimCheck)) return;
   claim_epoch_ = czxid;
-  if (PublishesWithClaim()) {
-    ZkRequest req = Request(ZkRequestKind::kCreate, asi_path_);
-    req.data = config_.advertise;
-    req.mode = CreateMode::kEphemeral;
-    req.guard = OwnPath();
-    publish_in_flight_ = true;  // a stop deletes what it may create
-    Send(std::move(req), Purpose::kClaimCheck, own_node_);
-    return;
-  }
   Send(Request(ZkRequestKind::kCheck, OwnPath()), Purpose::kClaimCheck, own_node_);
 }
 
@@ -664,26 +654,8 @@ void LatchCore::WatchOwnNode() {
   Send(std::move(watch), Purpose::kWatchOwn, own_node_);
 }
 
-void LatchCore::OnClaimCheck(const ZkResult& r, const Pending& p) {
-  const bool with_publish = p.kind == ZkRequestKind::kCreate;
-  if (with_publish) {
-    publish_in_flight_ = false;
-    if (IsUncertain(r.code)) {
-      NoteConnectionLoss();
-      return;
-    }
-    if (r.guard_failed) {
-      LoseLeadership("own latch node is gone");
-      ScheduleRejoin("own latch node gone before taking leadership");
-      return;
-    }
-    // Any other answer of the server means the check passed: the claim holds
-    // whatever became of the create.
-    if (!IsServerAnswer(r.code) || leader_) return;
-  } else if (!LeadershipStepOk(r)) {
-    return;
-  }
-  if (stopping_) return;
+void LatchCore::OnClaimCheck(const ZkResult& r) {
+  if (!LeadershipStepOk(r) || stopping_) return;
   leader_ = true;
   join_failures_ = 0;
   epoch_ = claim_epoch_;
@@ -692,21 +664,6 @@ void LatchCore::OnClaimCheck(const ZkResult& r, const Pending& p) {
   published_ = false;
   Log(LogAction::kInfo, "own latch node " + own_node_ + " is first: leader with epoch " +
                             std::to_string(epoch_));
-  if (with_publish) {
-    if (r.code == ZkCode::kOk) {
-      published_ = true;
-      asi_version_ = r.stat.version;
-      leader_info_.address = config_.advertise;
-    } else if (r.code == ZkCode::kNodeExists) {
-      publish_in_flight_ = true;  // someone else's, or a stale one: on as in OnPublish
-      Send(Request(ZkRequestKind::kGetData, asi_path_), Purpose::kPublishGet);
-    } else {
-      Log(LogAction::kError, "could not publish " + asi_path_ + ": " +
-                                 std::string(ZkCodeName(r.code)) +
-                                 (r.code == ZkCode::kNoAuth ? " (check --zk_acl and --zk_auth_file)"
-                                                            : ""));
-    }
-  }
   MaybeClaim();
 }
 
@@ -970,13 +927,6 @@ void LatchCore::OnResult(const ZkResult& r) {
   }
   if (p.gen != gen_) {  // about an own-node attempt that was abandoned
     if (p.purpose == Purpose::kCreateNode) OnAbandonedCreate(r, p);
-    if (p.purpose == Purpose::kClaimCheck && p.kind == ZkRequestKind::kCreate &&
-        r.code == ZkCode::kOk && connected_) {
-      // As in OnPublish: a publish that landed after leadership was lost.
-      ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
-      del.version = r.stat.version;
-      Send(std::move(del), Purpose::kDeleteStray, asi_path_);
-    }
     return;
   }
   switch (p.purpose) {
@@ -987,7 +937,7 @@ void LatchCore::OnResult(const ZkResult& r) {
     case Purpose::kList: return OnList(r);
     case Purpose::kWatchPred: return OnWatchPred(r, p);
     case Purpose::kVerifyOwner: return OnVerifyOwner(r);
-    case Purpose::kClaimCheck: return OnClaimCheck(r, p);
+    case Purpose::kClaimCheck: return OnClaimCheck(r);
     case Purpose::kRenew: return OnRenew(r);
     default: return;
   }

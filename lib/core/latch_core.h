@@ -182,9 +182,8 @@ class LatchCore {
   void OnList(const ZkResult& r);
   void OnWatchPred(const ZkResult& r, const Pending& p);
   void OnVerifyOwner(const ZkResult& r);
-  void OnClaimCheck(const ZkResult& r, const Pending& p);
+  void OnClaimCheck(const ZkResult& r);
   void SendClaimCheck(int64_t czxid);
-  bool PublishesWithClaim() const;
   void WatchOwnNode();
   bool LeadershipStepOk(const ZkResult& r);
   void OnRenew(const ZkResult& r);

@@ -1365,10 +1365,14 @@ def check_agreement(group, observer, t_from=None, t_to=None):
     return out
 
 
-def check_epochs(group, resets=()):
+def check_epochs(group, resets=(), exempt=()):
     """Every new term's epoch is greater than every earlier term's; one contender per epoch;
     no term re-entered after another term began. `resets`: times (ns) after which epochs may
-    start over (a full ZooKeeper data wipe)."""
+    start over (a full ZooKeeper data wipe). A bad term that begins inside one of the `exempt`
+    windows [(start, end)] is returned with kind "finding" instead: while another client deletes
+    latch nodes, an agent whose server lags learns of its node's deletion after the next leader
+    claimed, so its claim, valid in ZooKeeper's order, can be journaled after a newer term began
+    (docs/failover.md; see Group.third_party_windows)."""
     terms = []
     for c in group.contenders:
         for ln in read_journal(c.journal_path):
@@ -1416,7 +1420,8 @@ def check_epochs(group, resets=()):
                 group.name, ep, cid, max_epoch, desc)
         if bad:
             # reported once; a bad term is no reference for the terms after it
-            out.append(Violation("epoch", bad, details()))
+            kind = "finding" if any(ws <= t < we for ws, we in exempt) else "epoch"
+            out.append(Violation(kind, bad, details()))
             bad_terms.add((cid, ep))
             continue
         seen.setdefault(ep, cid)
@@ -1703,7 +1708,7 @@ class Group:
         vs += check_observer_overlap(self, obs, t_from, t_to)
         if all(c.kind == "latchd" for c in self.contenders):
             vs += check_agreement(self, obs, t_from, t_to)
-            vs += check_epochs(self, self.epoch_resets)
+            vs += check_epochs(self, self.epoch_resets, exempt=self.third_party_windows)
         vs += check_alive(self)
         vs += check_responsive(self, obs, t_from, t_to)
         for v in vs:

@@ -175,6 +175,12 @@ class FaultsTest(harness.LatchdTestCase):
         ])
         kinds = [x.message for x in faults.check_epochs(g)]
         self.assertEqual(len(kinds), 2, kinds)
+        self.assertEqual({x.kind for x in faults.check_epochs(g)}, {"epoch"})
+        # ... inside a window of deletions by another client they are findings, outside not
+        self.assertEqual([x.kind for x in faults.check_epochs(g, exempt=[(550 * MS, 900 * MS)])],
+                         ["finding", "finding"])
+        self.assertEqual([x.kind for x in faults.check_epochs(g, exempt=[(650 * MS, 750 * MS)])],
+                         ["epoch", "epoch"])
         # SIGSTOP longer than the lease: the lapse journaled after SIGCONT does not count ...
         long_stop = [(0, "start"), (200, "stop"), (200 + LEASE_MS + 2000, "cont")]
         resumed = 200 + LEASE_MS + 2010

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "tests/unit/sim_cluster.h"
@@ -874,9 +875,11 @@ int Writes(const std::vector<Action>& actions, size_t from) {
 }
 
 // The graceful handover's critical path: the stopping leader removes its node
-// and its address in one write; the successor claims and publishes in one
-// write (multi {check(own node), create(active_server_info)}) after its listing.
-TEST(HandoverTest, AGracefulHandoverIsOneWriteOnEachSide) {
+// and its address in one write; the successor, after its listing, sends the
+// claim check (a write), and ACTIVE waits for one more write sent after the
+// claim (the guarded publish of active_server_info), so that an agent whose
+// node another client deleted learns it before it could show ACTIVE.
+TEST(HandoverTest, AGracefulHandoverIsOneWriteThenTwo) {
   SimCluster c(2);
   c.Start(0);
   c.Start(1);
@@ -887,18 +890,29 @@ TEST(HandoverTest, AGracefulHandoverIsOneWriteOnEachSide) {
   c.Stop(0);
   EXPECT_EQ(c.ActiveIndex(), 1);
   EXPECT_EQ(Writes(c.agent(0).actions, old_from), 1);
-  EXPECT_EQ(Writes(c.agent(1).actions, new_from), 1);
+  EXPECT_EQ(Writes(c.agent(1).actions, new_from), 2);
   EXPECT_EQ(c.zk().Get(kAsi)->data, "http://host1:21000");
   EXPECT_EQ(c.zk().Children(kLatch).size(), 1u);
-  // The successor's claim check came after its listing.
-  bool listed = false, checked_after_listing = false;
+  // In order: listing, claim check, BECOMING_ACTIVE, a write sent after it, ACTIVE.
+  std::vector<std::string> steps;
   for (size_t i = new_from; i < c.agent(1).actions.size(); ++i) {
-    auto* send = std::get_if<SendAction>(&c.agent(1).actions[i]);
-    if (send == nullptr) continue;
-    if (send->request.kind == ZkRequestKind::kGetChildren) listed = true;
-    if (IsWrite(send->request.kind)) checked_after_listing = listed && !send->request.guard.empty();
+    const Action& a = c.agent(1).actions[i];
+    if (auto* send = std::get_if<SendAction>(&a)) {
+      if (send->request.kind == ZkRequestKind::kGetChildren) steps.push_back("list");
+      if (send->request.kind == ZkRequestKind::kCheck) steps.push_back("check");
+      if (send->request.kind == ZkRequestKind::kCreate && send->request.path == kAsi) {
+        steps.push_back(send->request.guard.empty() ? "publish" : "guarded publish");
+      }
+    } else if (auto* role = std::get_if<RoleChangeAction>(&a)) {
+      steps.push_back(std::string(RoleName(role->to)));
+    }
   }
-  EXPECT_TRUE(checked_after_listing);
+  std::vector<std::string> want = {"list", "check", "BECOMING_ACTIVE", "guarded publish", "ACTIVE"};
+  auto it = steps.begin();
+  for (const std::string& w : want) {  // `want` is a subsequence of `steps`
+    it = std::find(it, steps.end(), w);
+    ASSERT_NE(it, steps.end()) << "missing or out of order: " << w;
+  }
 }
 
 // With an activation gate the address waits for the gate: the claim check is
