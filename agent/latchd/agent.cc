@@ -13,6 +13,7 @@
 
 #include <glog/logging.h>
 #include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
 
 #include "lib/api/protocol.h"
 #include "lib/api/session_file.h"
@@ -112,7 +113,7 @@ Status Agent::Start() {
     cb.on_line = [this](LineConn& c, std::string_view line) { OnLine(c, line); };
     cb.on_oversize = [this](LineConn& c) {
       LOG(WARNING) << "socket client pid " << c.peer().pid << " sent a line over 4096 bytes";
-      ReplyLine(c, "other", ErrorLine("request line longer than 4096 bytes"), false);
+      ReplyLine(c, std::nullopt, ErrorLine("request line longer than 4096 bytes"), false);
     };
     cb.on_close = [this](LineConn& c) {
       watchers_.erase(&c);
@@ -267,7 +268,6 @@ std::vector<Action> Agent::Feed(const Event& event) {
   if (finished_) return {};
   std::vector<Action> actions = core_->Handle(event, clock_.Now());
   Apply(actions);
-  FlushWatchLines();
   ArmTimer();
   RecordSession();
   return actions;
@@ -291,11 +291,17 @@ void Agent::RecordSession() {
 }
 
 void Agent::Apply(const std::vector<Action>& actions) {
+  // Role changes first, and their lines out to the watchers, then the
+  // ZooKeeper requests: a role given up (a yield, a stop) reaches the
+  // co-located server before the write that lets another agent take over
+  // leaves, and no ZooKeeper traffic competes with the fan-out.
+  for (const auto& action : actions) {
+    if (auto* role = std::get_if<RoleChangeAction>(&action)) OnRoleChange(*role);
+  }
+  FlushWatchLines();
   for (const auto& action : actions) {
     if (auto* send = std::get_if<SendAction>(&action)) {
       zk_->Submit(send->request);
-    } else if (auto* role = std::get_if<RoleChangeAction>(&action)) {
-      OnRoleChange(*role);
     } else if (auto* log = std::get_if<LogAction>(&action)) {
       switch (log->level) {
         case LogAction::kInfo: LOG(INFO) << log->message; break;
@@ -374,9 +380,10 @@ void Agent::ArmTimer() {
   });
 }
 
-std::string Agent::StatusLine() {
-  MonoTime now = clock_.Now();
-  return StatusJson(config_.id, core_->StatusAt(now), now, WallNowMs());
+const std::string& Agent::StatusLine(MonoTime now) {
+  answer_.clear();  // keeps its capacity: no allocation per answer
+  AppendStatusJson(&answer_, config_.id, core_->StatusAt(now), now, WallNowMs());
+  return answer_;
 }
 
 // One line per change, carrying that change's role and epoch, so a watcher
@@ -387,7 +394,7 @@ void Agent::BroadcastToWatchers(const RoleChangeAction& change) {
   MonoTime now = clock_.Now();
   StatusChange c{change.from, change.to, change.epoch, change.reason};
   if (!watch_lines_.empty()) watch_lines_.push_back('\n');
-  watch_lines_ += StatusJson(config_.id, core_->StatusAt(now), now, WallNowMs(), &c);
+  AppendStatusJson(&watch_lines_, config_.id, core_->StatusAt(now), now, WallNowMs(), &c);
 }
 
 void Agent::FlushWatchLines() {
@@ -400,26 +407,33 @@ void Agent::FlushWatchLines() {
   LOG(INFO) << "sent the change to " << watchers_.size() << " watcher(s)";
 }
 
-void Agent::ReplyLine(LineConn& conn, std::string_view command, const std::string& line, bool ok) {
+void Agent::ReplyLine(LineConn& conn, std::optional<Command> command, const std::string& line,
+                      bool ok) {
   conn.Send(line);
-  metrics_.OnRequest(kInterfaceSocket, command, ok ? 0 : 1);
+  // The counter of each (command, ok) pair is looked up once, then kept.
+  size_t index = command ? static_cast<size_t>(*command) + 1 : 0;
+  prometheus::Counter*& counter = request_counters_.at(index)[ok ? 0 : 1];
+  if (counter == nullptr) {
+    counter = &metrics_.RequestCounter(kInterfaceSocket,
+                                       command ? CommandName(*command) : kOtherCommand, ok ? 0 : 1);
+  }
+  counter->Increment();
 }
 
 void Agent::OnLine(LineConn& conn, std::string_view line) {
-  metrics_.SetSocketClients(socket_ ? socket_->clients() : 0);
   auto req = ParseRequestLine(line);
   if (!req.ok()) {
-    ReplyLine(conn, "other", ErrorLine(req.status().message()), false);
+    ReplyLine(conn, std::nullopt, ErrorLine(req.status().message()), false);
     return;
   }
-  std::string_view name = CommandName(req->command);
+  const Command name = req->command;
   MonoTime now = clock_.Now();
   switch (req->command) {
     case Command::kStatus:
-      return ReplyLine(conn, name, StatusLine(), true);
+      return ReplyLine(conn, name, StatusLine(now), true);
     case Command::kWatch:
       watchers_.insert(&conn);
-      return ReplyLine(conn, name, StatusLine(), true);
+      return ReplyLine(conn, name, StatusLine(now), true);
     case Command::kLeader:
       return ReplyLine(conn, name, LeaderJson(core_->StatusAt(now).leader), true);
     case Command::kParticipants: {

@@ -6,11 +6,14 @@
 #ifndef LATCHD_AGENT_LATCHD_AGENT_H_
 #define LATCHD_AGENT_LATCHD_AGENT_H_
 
+#include <array>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "lib/api/agent_config.h"
+#include "lib/api/protocol.h"
 #include "lib/core/latch_core.h"
 #include "lib/io/event_loop.h"
 #include "lib/io/http_server.h"
@@ -47,11 +50,13 @@ class Agent {
   void OnSignal();
   void OnLine(LineConn& conn, std::string_view line);
   HttpResponse OnHttp(const HttpRequest& request);
-  std::string StatusLine();
+  // The status line at `now`, in answer_ (valid until the next call).
+  const std::string& StatusLine(MonoTime now);
   // Queues the watch line for `change`; FlushWatchLines sends what is queued.
   void BroadcastToWatchers(const RoleChangeAction& change);
   void FlushWatchLines();
-  void ReplyLine(LineConn& conn, std::string_view command, const std::string& line, bool ok);
+  // Sends `line` and counts the request; `command` nullopt: unparsable.
+  void ReplyLine(LineConn& conn, std::optional<Command> command, const std::string& line, bool ok);
   void OpenSession();
   // Sends WATCHDOG=1 and schedules the next ping on the loop, so a wedged loop
   // stops the pings and systemd restarts the agent.
@@ -82,6 +87,10 @@ class Agent {
   std::string session_file_;
   std::pair<int64_t, std::string> recorded_{0, ""};
   std::set<LineConn*> watchers_;
+  // latchd_requests_total series of the socket: [0] unparsable, [1 + Command];
+  // [ok ? 0 : 1]. Filled on first use.
+  std::array<std::array<prometheus::Counter*, 2>, kCommandCount + 1> request_counters_{};
+  std::string answer_;       // reused buffer of StatusLine
   std::string watch_lines_;  // change lines of the event being handled, '\n'-joined
 };
 

@@ -1,5 +1,7 @@
 #include "lib/api/json_writer.h"
 
+#include <array>
+#include <cassert>
 #include <charconv>
 
 namespace latchd {
@@ -33,7 +35,15 @@ size_t Utf8SequenceLength(std::string_view s) {
   return len;
 }
 
-bool NeedsCare(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+// Bytes that are not copied as they are: control characters, '"', '\\', and
+// the bytes of multi-byte UTF-8 sequences (checked for well-formedness).
+constexpr std::array<bool, 256> kNeedsCare = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  return t;
+}();
+
+bool NeedsCare(unsigned char c) { return kNeedsCare[c]; }
 
 }  // namespace
 
@@ -57,15 +67,19 @@ JsonWriter& JsonWriter::EndObject() {
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
   BeforeValue();
-  AppendEscaped(key);
-  out_->push_back(':');
+#ifndef NDEBUG
+  for (unsigned char c : key) assert(c >= 0x20 && c < 0x7f && c != '"' && c != '\\');
+#endif
+  out_->push_back('"');
+  out_->append(key);
+  out_->append("\":", 2);
   need_comma_ = false;  // the value follows without a comma
   return *this;
 }
 
 JsonWriter& JsonWriter::String(std::string_view value) {
   BeforeValue();
-  AppendEscaped(value);
+  AppendJsonString(out_, value);
   return *this;
 }
 
@@ -75,9 +89,7 @@ JsonWriter& JsonWriter::StringOrNull(std::string_view value) {
 
 JsonWriter& JsonWriter::Int(int64_t value) {
   BeforeValue();
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  out_->append(buf, end);
+  AppendJsonInt(out_, value);
   return *this;
 }
 
@@ -93,12 +105,18 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
-void JsonWriter::AppendEscaped(std::string_view s) {
+void AppendJsonInt(std::string* out, int64_t value) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out->append(buf, end);
+}
+
+void AppendJsonString(std::string* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out_->push_back('"');
+  out->push_back('"');
   size_t plain = 0;  // start of the run of bytes copied as they are
   size_t i = 0;
-  auto flush = [&] { out_->append(s.data() + plain, i - plain); };
+  auto flush = [&] { out->append(s.data() + plain, i - plain); };
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
     if (!NeedsCare(c)) {
@@ -112,28 +130,28 @@ void JsonWriter::AppendEscaped(std::string_view s) {
         continue;
       }
       flush();
-      out_->append("\xEF\xBF\xBD");  // U+FFFD
+      out->append("\xEF\xBF\xBD");  // U+FFFD
       plain = ++i;
       continue;
     }
     flush();
     switch (c) {
-      case '"': out_->append("\\\""); break;
-      case '\\': out_->append("\\\\"); break;
-      case '\b': out_->append("\\b"); break;
-      case '\f': out_->append("\\f"); break;
-      case '\n': out_->append("\\n"); break;
-      case '\r': out_->append("\\r"); break;
-      case '\t': out_->append("\\t"); break;
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
       default: {
         char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-        out_->append(esc, sizeof esc);
+        out->append(esc, sizeof esc);
       }
     }
     plain = ++i;
   }
   flush();
-  out_->push_back('"');
+  out->push_back('"');
 }
 
 }  // namespace latchd

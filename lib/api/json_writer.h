@@ -9,7 +9,9 @@
 // the output invalid: each byte that does not start a well-formed sequence
 // is written as U+FFFD.
 // The writer does not check nesting: callers pair BeginObject/EndObject and
-// give a Key before every value inside an object.
+// give a Key before every value inside an object. Keys are the caller's own
+// literals and are written as they are: they must be printable ASCII without
+// '"' or '\\' (asserted in debug builds).
 //
 // Thread-safety: one writer per thread; it only appends to its string.
 #ifndef LATCHD_LIB_API_JSON_WRITER_H_
@@ -20,6 +22,12 @@
 #include <string_view>
 
 namespace latchd {
+
+// The pieces JsonWriter is made of, for a caller that writes a fixed document
+// from literal fragments: `value` as a JSON string (quoted, escaped, invalid
+// UTF-8 as U+FFFD), and an integer.
+void AppendJsonString(std::string* out, std::string_view value);
+void AppendJsonInt(std::string* out, int64_t value);
 
 class JsonWriter {
  public:
@@ -38,7 +46,6 @@ class JsonWriter {
 
  private:
   void BeforeValue();
-  void AppendEscaped(std::string_view s);
 
   std::string* out_;
   bool need_comma_ = false;

@@ -1,11 +1,15 @@
 #include "lib/api/protocol.h"
 
+#include <array>
 #include <charconv>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace latchd {
+
+static_assert(static_cast<size_t>(Command::kHelp) + 1 == kCommandCount,
+              "kCommandCount counts the values of Command");
+
 namespace {
 
 std::string_view Trim(std::string_view s) {
@@ -14,11 +18,20 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-std::vector<std::string_view> Words(std::string_view s) {
-  std::vector<std::string_view> out;
+// The first kMaxWords blank-separated words of a line; `count` counts them
+// all (so a caller sees that there were more).
+constexpr size_t kMaxWords = 2;
+struct LineWords {
+  std::array<std::string_view, kMaxWords> word;
+  size_t count = 0;
+};
+
+LineWords Words(std::string_view s) {
+  LineWords out;
   while (!(s = Trim(s)).empty()) {
     size_t end = s.find_first_of(" \t");
-    out.push_back(s.substr(0, end));
+    if (out.count < kMaxWords) out.word[out.count] = s.substr(0, end);
+    ++out.count;
     if (end == std::string_view::npos) break;
     s.remove_prefix(end);
   }
@@ -33,12 +46,12 @@ Result<ProtocolRequest> ParseRequestLine(std::string_view line) {
       return Status::Error("request contains control or binary characters");
     }
   }
-  std::vector<std::string_view> words = Words(line);
-  if (words.empty()) return Status::Error("empty request; try \"help\"");
-  std::string_view cmd = words[0];
+  LineWords words = Words(line);
+  if (words.count == 0) return Status::Error("empty request; try \"help\"");
+  std::string_view cmd = words.word[0];
   ProtocolRequest req;
   auto no_args = [&](Command c) -> Result<ProtocolRequest> {
-    if (words.size() != 1) {
+    if (words.count != 1) {
       return Status::Error(std::string(1, '"').append(cmd).append("\" takes no argument"));
     }
     req.command = c;
@@ -51,10 +64,11 @@ Result<ProtocolRequest> ParseRequestLine(std::string_view line) {
   if (cmd == "participants") return no_args(Command::kParticipants);
   if (cmd == "help") return no_args(Command::kHelp);
   if (cmd == "ack") {
-    if (words.size() != 2) return Status::Error("usage: ack <epoch>");
+    if (words.count != 2) return Status::Error("usage: ack <epoch>");
+    std::string_view arg = words.word[1];
     int64_t epoch = 0;
-    auto [ptr, ec] = std::from_chars(words[1].data(), words[1].data() + words[1].size(), epoch);
-    if (ec != std::errc() || ptr != words[1].data() + words[1].size() || epoch <= 0) {
+    auto [ptr, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), epoch);
+    if (ec != std::errc() || ptr != arg.data() + arg.size() || epoch <= 0) {
       return Status::Error("ack: epoch must be a positive integer");
     }
     req.command = Command::kAck;

@@ -4,6 +4,7 @@
 #ifndef LATCHD_LIB_API_PROTOCOL_H_
 #define LATCHD_LIB_API_PROTOCOL_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 namespace latchd {
 
 enum class Command { kStatus, kWatch, kAck, kYield, kLeader, kParticipants, kHelp };
+inline constexpr size_t kCommandCount = 7;  // the values of Command
 
 struct ProtocolRequest {
   Command command = Command::kStatus;

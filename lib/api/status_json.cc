@@ -17,39 +17,70 @@ void WriteLeader(JsonWriter& w, const LeaderInfo& leader) {
 
 }  // namespace
 
-std::string SessionIdHex(int64_t session_id) {
+void AppendSessionIdHex(std::string* out, int64_t session_id) {
   char buf[20] = {'0', 'x'};
   auto [end, ec] =
       std::to_chars(buf + 2, buf + sizeof buf, static_cast<unsigned long long>(session_id), 16);
-  return std::string(buf, end);
+  out->append(buf, end);
+}
+
+std::string SessionIdHex(int64_t session_id) {
+  std::string out;
+  AppendSessionIdHex(&out, session_id);
+  return out;
 }
 
 std::string StatusJson(std::string_view id, const CoreStatus& s, MonoTime now, int64_t wall_now_ms,
                        const StatusChange* change) {
-  int64_t since_ms = s.since == MonoTime{} ? 0 : wall_now_ms - ToMillis(now - s.since);
   std::string out;
   out.reserve(320);
-  JsonWriter w(&out);
-  w.BeginObject();  // keys in sorted order, as nlohmann::json writes them
-  w.Key("epoch").Int(change ? change->epoch : s.epoch);
-  w.Key("id").String(id);
-  w.Key("leader");
-  WriteLeader(w, s.leader);
-  w.Key("lease_ms").Int(s.lease_remaining ? ToMillis(*s.lease_remaining) : 0);
-  w.Key("participants").Int(s.participants);
-  if (change) {
-    w.Key("previous_role").String(RoleName(change->from));
-    w.Key("reason").String(change->reason);
-  }
-  w.Key("role").String(RoleName(change ? change->to : s.role));
-  w.Key("since").Int(since_ms);
-  w.Key("zk").BeginObject();
-  w.Key("session_id").String(s.session_id ? SessionIdHex(s.session_id) : "");
-  w.Key("state").String(s.connected ? "CONNECTED" : "DISCONNECTED");
-  w.Key("timeout_ms").Int(ToMillis(s.session_timeout));
-  w.EndObject();
-  w.EndObject();
+  AppendStatusJson(&out, id, s, now, wall_now_ms, change);
   return out;
+}
+
+void AppendStatusJson(std::string* out, std::string_view id, const CoreStatus& s, MonoTime now,
+                      int64_t wall_now_ms, const StatusChange* change) {
+  // Written from literal fragments (this runs for every `status` request);
+  // the keys in sorted order, as nlohmann::json writes them (a unit test
+  // compares the bytes).
+  auto string_or_null = [out](std::string_view v) {
+    if (v.empty()) {
+      out->append("null");
+    } else {
+      AppendJsonString(out, v);
+    }
+  };
+  int64_t since_ms = s.since == MonoTime{} ? 0 : wall_now_ms - ToMillis(now - s.since);
+  out->append("{\"epoch\":");
+  AppendJsonInt(out, change ? change->epoch : s.epoch);
+  out->append(",\"id\":");
+  AppendJsonString(out, id);
+  out->append(",\"leader\":{\"address\":");
+  string_or_null(s.leader.address);
+  out->append(",\"epoch\":");
+  AppendJsonInt(out, s.leader.epoch);
+  out->append(",\"id\":");
+  string_or_null(s.leader.id);
+  out->append("},\"lease_ms\":");
+  AppendJsonInt(out, s.lease_remaining ? ToMillis(*s.lease_remaining) : 0);
+  out->append(",\"participants\":");
+  AppendJsonInt(out, s.participants);
+  if (change) {
+    out->append(",\"previous_role\":");
+    AppendJsonString(out, RoleName(change->from));
+    out->append(",\"reason\":");
+    AppendJsonString(out, change->reason);
+  }
+  out->append(",\"role\":\"");
+  out->append(RoleName(change ? change->to : s.role));  // role names need no escaping
+  out->append("\",\"since\":");
+  AppendJsonInt(out, since_ms);
+  out->append(",\"zk\":{\"session_id\":\"");
+  if (s.session_id != 0) AppendSessionIdHex(out, s.session_id);
+  out->append(s.connected ? "\",\"state\":\"CONNECTED\",\"timeout_ms\":"
+                          : "\",\"state\":\"DISCONNECTED\",\"timeout_ms\":");
+  AppendJsonInt(out, ToMillis(s.session_timeout));
+  out->append("}}");
 }
 
 std::string LeaderJson(const LeaderInfo& leader) {

@@ -29,6 +29,9 @@ struct StatusChange {
 // plus previous_role and reason.
 std::string StatusJson(std::string_view id, const CoreStatus& status, MonoTime now,
                        int64_t wall_now_ms, const StatusChange* change = nullptr);
+// The same, appended to *out (for a caller that reuses one buffer).
+void AppendStatusJson(std::string* out, std::string_view id, const CoreStatus& status,
+                      MonoTime now, int64_t wall_now_ms, const StatusChange* change = nullptr);
 
 // The leader as `leader` answers: {"address":…,"epoch":…,"id":…}, unknown
 // id and address as null.
@@ -39,6 +42,7 @@ std::string AtlasStatusBody(Role role);
 
 // "0x..." as ZooKeeper prints session ids.
 std::string SessionIdHex(int64_t session_id);
+void AppendSessionIdHex(std::string* out, int64_t session_id);
 
 }  // namespace latchd
 

@@ -186,6 +186,11 @@ void Metrics::SetParticipants(int n) { participants_->Set(n); }
 void Metrics::SetSocketClients(size_t n) { socket_clients_->Set(static_cast<double>(n)); }
 
 void Metrics::OnRequest(std::string_view interface, std::string_view command, int code) {
+  RequestCounter(interface, command, code).Increment();
+}
+
+prometheus::Counter& Metrics::RequestCounter(std::string_view interface, std::string_view command,
+                                             int code) {
   std::string iface;
   std::string cmd;
   if (interface == kInterfaceSocket) {
@@ -202,18 +207,13 @@ void Metrics::OnRequest(std::string_view interface, std::string_view command, in
   // labels, but builds and hashes a label map each time: remember the series
   // (the label values are bounded, so the cache is too).
   std::string key = iface + '\x1f' + cmd + '\x1f' + std::to_string(code);
-  prometheus::Counter* counter = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(requests_mu_);
-    auto it = request_series_.find(key);
-    if (it == request_series_.end()) {
-      counter = &requests_->Add({{"interface", iface}, {"command", cmd}, {"code", std::to_string(code)}});
-      request_series_.emplace(std::move(key), counter);
-    } else {
-      counter = it->second;
-    }
-  }
-  counter->Increment();
+  std::lock_guard<std::mutex> lock(requests_mu_);
+  auto it = request_series_.find(key);
+  if (it != request_series_.end()) return *it->second;
+  prometheus::Counter* counter =
+      &requests_->Add({{"interface", iface}, {"command", cmd}, {"code", std::to_string(code)}});
+  request_series_.emplace(std::move(key), counter);
+  return *counter;
 }
 
 void Metrics::OnActivationTimeout() { activation_timeouts_->Increment(); }

@@ -141,6 +141,11 @@ class Metrics {
   //              becomes kOtherCommand.
   //   code:      http: the response status; socket: 0 ok, 1 error.
   void OnRequest(std::string_view interface, std::string_view command, int code);
+  // The series OnRequest(interface, command, code) increments, created on
+  // first use. It stays valid as long as this Metrics; a caller on a hot path
+  // keeps it instead of looking it up for every request.
+  prometheus::Counter& RequestCounter(std::string_view interface, std::string_view command,
+                                      int code);
   // latchd_activation_timeouts_total += 1.
   void OnActivationTimeout();
   // latchd_hook_runs_total{result="ok"|"failed"} += 1.

@@ -103,8 +103,9 @@ TEST(StatusJsonTest, StatusCarriesEveryField) {
 TEST(StatusJsonTest, WatchLineReportsTheChange) {
   MonoTime now = MonoTime{} + std::chrono::hours(5);
   StatusChange change{Role::kBecomingActive, Role::kActive, 77, "activation acknowledged"};
-  nlohmann::json j =
-      nlohmann::json::parse(StatusJson("host-a", SampleStatus(now), now, 1000, &change));
+  std::string line = StatusJson("host-a", SampleStatus(now), now, 1000, &change);
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(line, j.dump());
   EXPECT_EQ(j["role"], "ACTIVE");
   EXPECT_EQ(j["previous_role"], "BECOMING_ACTIVE");
   EXPECT_EQ(j["epoch"], 77);
@@ -114,7 +115,9 @@ TEST(StatusJsonTest, WatchLineReportsTheChange) {
 TEST(StatusJsonTest, UnknownLeaderAndNoSession) {
   MonoTime now = MonoTime{} + std::chrono::hours(5);
   CoreStatus s;  // PASSIVE, nothing known yet
-  nlohmann::json j = nlohmann::json::parse(StatusJson("h\"1", s, now, 1000));
+  std::string line = StatusJson("h\"1", s, now, 1000);
+  nlohmann::json j = nlohmann::json::parse(line);
+  EXPECT_EQ(line, j.dump());
   EXPECT_EQ(j["id"], "h\"1");
   EXPECT_EQ(j["role"], "PASSIVE");
   EXPECT_TRUE(j["leader"]["id"].is_null());
