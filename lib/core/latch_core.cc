@@ -654,6 +654,14 @@ void LatchCore::WatchOwnNode() {
   Send(std::move(watch), Purpose::kWatchOwn, own_node_);
 }
 
+// The answer that set the watch on the own node: NONODE means the node is
+// already gone and no watch was set, so act as on its deletion.
+void LatchCore::OnWatchOwn(const ZkResult& r, const Pending& p) {
+  if (r.code != ZkCode::kNoNode || phase_ != Phase::kJoined || p.node != own_node_) return;
+  LoseLeadership("own latch node " + own_node_ + " was deleted");
+  ScheduleRejoin("own latch node deleted");
+}
+
 void LatchCore::OnClaimCheck(const ZkResult& r) {
   if (!LeadershipStepOk(r) || stopping_) return;
   leader_ = true;
@@ -766,15 +774,24 @@ void LatchCore::SendPublish() {
   req.data = config_.advertise;
   req.mode = CreateMode::kEphemeral;
   req.guard = OwnPath();  // a leader whose node is gone must not publish
-  Send(std::move(req), Purpose::kPublishCreate);
+  Send(std::move(req), Purpose::kPublishCreate, own_node_);
 }
 
 void LatchCore::OnPublish(const ZkResult& r, const Pending& p) {
   bool current = leader_ && p.gen == gen_ && !stopping_;
   if (!current) {
     // A publish that landed after leadership was lost must not stay behind.
-    if (p.purpose == Purpose::kPublishCreate && r.code == ZkCode::kOk && connected_) {
-      Send(Request(ZkRequestKind::kDelete, asi_path_), Purpose::kDeleteStray, asi_path_);
+    // A stop or yield sent its delete after the create (the step-down multi
+    // removes both, in order); otherwise remove it like every other write of
+    // the address: only while the node it was published for still exists, so
+    // that a successor's address can never be the one deleted.
+    bool stepping_down = stopping_ || phase_ == Phase::kStopping || phase_ == Phase::kYielding;
+    if (p.purpose == Purpose::kPublishCreate && r.code == ZkCode::kOk && connected_ &&
+        !stepping_down && !p.node.empty()) {
+      ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
+      del.version = r.stat.version;
+      del.guard = latch_path_ + "/" + p.node;
+      Send(std::move(del), Purpose::kDeleteStray, asi_path_);
     }
     return;
   }
@@ -918,7 +935,6 @@ void LatchCore::OnResult(const ZkResult& r) {
     case Purpose::kUnresumedOwner:
       return OnUnresumedOwner(r, p);
     case Purpose::kDeleteStray:
-    case Purpose::kWatchOwn:
       return;
     case Purpose::kParticipantGet:
       return OnParticipantGet(r, p);
@@ -938,6 +954,7 @@ void LatchCore::OnResult(const ZkResult& r) {
     case Purpose::kWatchPred: return OnWatchPred(r, p);
     case Purpose::kVerifyOwner: return OnVerifyOwner(r);
     case Purpose::kClaimCheck: return OnClaimCheck(r);
+    case Purpose::kWatchOwn: return OnWatchOwn(r, p);
     case Purpose::kRenew: return OnRenew(r);
     default: return;
   }
@@ -959,15 +976,9 @@ void LatchCore::SendStepDownDeletes() {
     ++step_down_pending_;
     return;
   }
-  if (published_ || publish_in_flight_) {
-    ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
-    del.version = published_ ? asi_version_ : -1;
-    // A version does not tell whose node it is (every new one has version 0):
-    // delete it only while the own node shows that no one else leads.
-    if (!own_node_.empty()) del.guard = OwnPath();
-    Send(std::move(del), Purpose::kStepDownDelete, asi_path_);
-    ++step_down_pending_;
-  }
+  // Without an own node nothing of ours is deleted here: the address was
+  // published guarded on the node, and one left behind goes with the session
+  // (a stop closes it) or is replaced by the next leader.
   if (!own_node_.empty()) {
     Send(Request(ZkRequestKind::kDelete, OwnPath()), Purpose::kStepDownDelete, own_node_);
     ++step_down_pending_;

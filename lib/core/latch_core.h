@@ -183,6 +183,7 @@ class LatchCore {
   void OnWatchPred(const ZkResult& r, const Pending& p);
   void OnVerifyOwner(const ZkResult& r);
   void OnClaimCheck(const ZkResult& r);
+  void OnWatchOwn(const ZkResult& r, const Pending& p);
   void SendClaimCheck(int64_t czxid);
   void WatchOwnNode();
   bool LeadershipStepOk(const ZkResult& r);

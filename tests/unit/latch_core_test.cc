@@ -931,3 +931,38 @@ TEST(HandoverTest, WithAGateTheAddressWaitsForIt) {
 
 }  // namespace
 }  // namespace latchd
+
+namespace latchd {
+namespace {
+
+// A stop while a publish of active_server_info is in flight: the create lands
+// first, the step-down multi removes it with the node, and nothing sent after
+// it may delete the successor's address.
+TEST(PublishTest, AStopDuringAPublishLeavesTheSuccessorsAddressAlone) {
+  testing::FakeZk zk;
+  MonoTime now{std::chrono::seconds(1000)};
+  LatchCore core(Config("host0", "99999999-9999-4999-8999-999999999999"));
+  int64_t mine = StartLeader(core, zk, now);
+  ASSERT_EQ(core.RoleAt(now), Role::kActive);
+  ASSERT_EQ(zk.Delete(kAsi), ZkCode::kOk);  // someone removes the address: it is republished
+  zk.TakeFired();
+  auto pub = core.Handle(WatchEvent{ZkWatchEvent{WatchEventType::kDeleted, kAsi}}, now);
+  auto stop = core.Handle(StopEvent{}, now);
+  std::vector<ZkRequest> pubs = Sends(pub), stops = Sends(stop);
+  ASSERT_EQ(pubs.size(), 1u);
+  ASSERT_EQ(stops.size(), 1u);
+  std::vector<ZkRequest> after = Sends(core.Handle(ResultEvent{zk.Apply(mine, pubs[0], now)}, now));
+  (void)core.Handle(ResultEvent{zk.Apply(mine, stops[0], now)}, now);
+  EXPECT_FALSE(zk.Exists(kAsi)) << "the step-down removes the address it published";
+  int64_t theirs = zk.NewSession(kTimeout, now);  // the successor publishes
+  ASSERT_EQ(zk.Create(kAsi, "http://host1:21000", theirs), ZkCode::kOk);
+  for (const auto& r : after) {
+    EXPECT_FALSE(r.path == kAsi && IsWrite(r.kind) && r.guard.empty()) << "unguarded write";
+    zk.Apply(mine, r, now);
+  }
+  ASSERT_TRUE(zk.Exists(kAsi)) << "the successor's active_server_info was deleted";
+  EXPECT_EQ(zk.Get(kAsi)->data, "http://host1:21000");
+}
+
+}  // namespace
+}  // namespace latchd
