@@ -51,12 +51,13 @@ Status CheckName(const std::string& arg) {
   gflags::CommandLineFlagInfo info;
   if (gflags::GetCommandLineFlagInfo(name.c_str(), &info)) {
     if (eq == std::string::npos || info.type == "string") return Status::Ok();
-    // Parse the value the way gflags will, then put the old one back: the
-    // real parse sets it again, in order with the other flags.
+    // Parse the value the way gflags will; the saver puts the flag back as it
+    // was (value and "given" mark): the real parse sets it again, in order
+    // with the other flags.
+    gflags::FlagSaver saver;
     if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
       return Status::Error("--" + name + ": bad value '" + value + "': not a valid " + info.type);
     }
-    gflags::SetCommandLineOption(name.c_str(), info.current_value.c_str());
     return Status::Ok();
   }
   if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(name.substr(2).c_str(), &info) &&

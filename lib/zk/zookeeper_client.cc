@@ -497,9 +497,9 @@ class ZookeeperClient final : public ZkClient {
     ctx->handle = handle_;
     ctx->id = request.id;
     ctx->path = request.path;
+    ctx->kind = request.kind;
     handle_->AddPending(ctx);
     // From here on `ctx` may be freed by its completion at any moment.
-    ctx->kind = request.kind;
     const char* path = request.path.c_str();
     int rc = ZOK;
     if (!request.guard.empty()) {
