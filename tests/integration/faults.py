@@ -1368,8 +1368,9 @@ def check_agreement(group, observer, t_from=None, t_to=None):
 def check_epochs(group, resets=(), exempt=()):
     """Every new term's epoch is greater than every earlier term's; one contender per epoch;
     no term re-entered after another term began. `resets`: times (ns) after which epochs may
-    start over (a full ZooKeeper data wipe). A bad term that begins inside one of the `exempt`
-    windows [(start, end)] is returned with kind "finding" instead: while another client deletes
+    start over (a full ZooKeeper data wipe). A term below an earlier one, or re-entered, that
+    begins inside one of the `exempt` windows [(start, end)] is returned with kind "finding"
+    instead (one epoch claimed by two agents never is): while another client deletes
     latch nodes, an agent whose server lags learns of its node's deletion after the next leader
     claimed, so its claim, valid in ZooKeeper's order, can be journaled after a newer term began
     (docs/failover.md; see Group.third_party_windows)."""
@@ -1409,18 +1410,23 @@ def check_epochs(group, resets=(), exempt=()):
         if last == (cid, ep) or (cid, ep) in bad_terms:
             continue
         bad = None
+        late = False  # an old term showing up late: what third-party deletes can cause
         if ep in seen:
             if seen[ep] != cid:
                 bad = "%s: epoch %d claimed by %s and %s" % (group.name, ep, seen[ep], cid)
             else:
                 bad = "%s: %s re-entered its old term %d after term %s" % (group.name, cid, ep,
                                                                          last)
+                late = True
         elif ep <= max_epoch:
             bad = "%s: new term %d of %s not above an earlier term %d (%s)" % (
                 group.name, ep, cid, max_epoch, desc)
+            late = True
         if bad:
-            # reported once; a bad term is no reference for the terms after it
-            kind = "finding" if any(ws <= t < we for ws, we in exempt) else "epoch"
+            # reported once; a bad term is no reference for the terms after it. One epoch
+            # claimed by two agents is never exempt: no late delivery explains it.
+            exempted = late and any(ws <= t < we for ws, we in exempt)
+            kind = "finding" if exempted else "epoch"
             out.append(Violation(kind, bad, details()))
             bad_terms.add((cid, ep))
             continue

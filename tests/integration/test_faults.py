@@ -179,6 +179,14 @@ class FaultsTest(harness.LatchdTestCase):
         # ... inside a window of deletions by another client they are findings, outside not
         self.assertEqual([x.kind for x in faults.check_epochs(g, exempt=[(550 * MS, 900 * MS)])],
                          ["finding", "finding"])
+        # ... but one epoch claimed by two agents is a violation even there
+        g2 = group([
+            ("a1", [(90, "PASSIVE", "BECOMING_ACTIVE", 9, ""), (100, "BECOMING_ACTIVE", "ACTIVE", 9, "")],
+             [(0, "start"), (500, "kill"), (501, "exit")]),
+            ("a2", [(600, "PASSIVE", "BECOMING_ACTIVE", 9, "")], [(0, "start")]),
+        ])
+        self.assertEqual([x.kind for x in faults.check_epochs(g2, exempt=[(0, 900 * MS)])],
+                         ["epoch"])
         self.assertEqual([x.kind for x in faults.check_epochs(g, exempt=[(650 * MS, 750 * MS)])],
                          ["epoch", "epoch"])
         # SIGSTOP longer than the lease: the lapse journaled after SIGCONT does not count ...
