@@ -16,7 +16,7 @@ root=$(cd "$here/.." && pwd)
 out=${FUZZ_OUT:-$here/out}
 CXX=${CXX:-clang++-14}
 san=${FUZZ_SANITIZERS:-address,undefined}
-all="protocol acl latch_node properties flags http core"
+all="protocol acl latch_node properties flags http core json"
 targets=${*:-$all}
 
 flags="-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=$san -fno-sanitize-recover=undefined"
@@ -31,7 +31,7 @@ http_src="$root/lib/io/http_parser.cc"
 # library header or this script is newer.
 newest_header=$(ls -t "$root"/lib/*/*.h "$0" | head -n 1)
 objs=""
-for src in lib/api/protocol.cc lib/api/agent_config.cc lib/api/atlas_properties.cc \
+for src in lib/api/protocol.cc lib/api/json_writer.cc lib/api/agent_config.cc lib/api/atlas_properties.cc \
            lib/zk/acl.cc lib/zk/zk_types.cc lib/core/latch_core.cc lib/core/latch_node.cc \
            lib/core/role.cc lib/util/read_file.cc "$http_src"; do
   case "$src" in /*) path="$src" ;; *) path="$root/$src" ;; esac

@@ -14,7 +14,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 out=${FUZZ_OUT:-$here/out}
-all="protocol acl latch_node properties flags http core"
+all="protocol acl latch_node properties flags http core json"
 secs=${1:-30}
 [ $# -gt 0 ] && shift
 targets=${*:-$all}

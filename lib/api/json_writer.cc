@@ -1,7 +1,6 @@
 #include "lib/api/json_writer.h"
 
 #include <array>
-#include <cassert>
 #include <charconv>
 
 namespace latchd {
@@ -47,62 +46,12 @@ bool NeedsCare(unsigned char c) { return kNeedsCare[c]; }
 
 }  // namespace
 
-void JsonWriter::BeforeValue() {
-  if (need_comma_) out_->push_back(',');
-  need_comma_ = true;
-}
-
-JsonWriter& JsonWriter::BeginObject() {
-  BeforeValue();
-  out_->push_back('{');
-  need_comma_ = false;
-  return *this;
-}
-
-JsonWriter& JsonWriter::EndObject() {
-  out_->push_back('}');
-  need_comma_ = true;
-  return *this;
-}
-
-JsonWriter& JsonWriter::Key(std::string_view key) {
-  BeforeValue();
-#ifndef NDEBUG
-  for (unsigned char c : key) assert(c >= 0x20 && c < 0x7f && c != '"' && c != '\\');
-#endif
-  out_->push_back('"');
-  out_->append(key);
-  out_->append("\":", 2);
-  need_comma_ = false;  // the value follows without a comma
-  return *this;
-}
-
-JsonWriter& JsonWriter::String(std::string_view value) {
-  BeforeValue();
-  AppendJsonString(out_, value);
-  return *this;
-}
-
-JsonWriter& JsonWriter::StringOrNull(std::string_view value) {
-  return value.empty() ? Null() : String(value);
-}
-
-JsonWriter& JsonWriter::Int(int64_t value) {
-  BeforeValue();
-  AppendJsonInt(out_, value);
-  return *this;
-}
-
-JsonWriter& JsonWriter::Bool(bool value) {
-  BeforeValue();
-  out_->append(value ? "true" : "false");
-  return *this;
-}
-
-JsonWriter& JsonWriter::Null() {
-  BeforeValue();
-  out_->append("null");
-  return *this;
+void AppendJsonStringOrNull(std::string* out, std::string_view value) {
+  if (value.empty()) {
+    out->append("null");
+  } else {
+    AppendJsonString(out, value);
+  }
 }
 
 void AppendJsonInt(std::string* out, int64_t value) {

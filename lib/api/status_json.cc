@@ -5,17 +5,6 @@
 #include "lib/api/json_writer.h"
 
 namespace latchd {
-namespace {
-
-void WriteLeader(JsonWriter& w, const LeaderInfo& leader) {
-  w.BeginObject();
-  w.Key("address").StringOrNull(leader.address);
-  w.Key("epoch").Int(leader.epoch);
-  w.Key("id").StringOrNull(leader.id);
-  w.EndObject();
-}
-
-}  // namespace
 
 void AppendSessionIdHex(std::string* out, int64_t session_id) {
   char buf[20] = {'0', 'x'};
@@ -43,25 +32,14 @@ void AppendStatusJson(std::string* out, std::string_view id, const CoreStatus& s
   // Written from literal fragments (this runs for every `status` request);
   // the keys in sorted order, as nlohmann::json writes them (a unit test
   // compares the bytes).
-  auto string_or_null = [out](std::string_view v) {
-    if (v.empty()) {
-      out->append("null");
-    } else {
-      AppendJsonString(out, v);
-    }
-  };
   int64_t since_ms = s.since == MonoTime{} ? 0 : wall_now_ms - ToMillis(now - s.since);
   out->append("{\"epoch\":");
   AppendJsonInt(out, change ? change->epoch : s.epoch);
   out->append(",\"id\":");
   AppendJsonString(out, id);
-  out->append(",\"leader\":{\"address\":");
-  string_or_null(s.leader.address);
-  out->append(",\"epoch\":");
-  AppendJsonInt(out, s.leader.epoch);
-  out->append(",\"id\":");
-  string_or_null(s.leader.id);
-  out->append("},\"lease_ms\":");
+  out->append(",\"leader\":");
+  AppendLeaderJson(out, s.leader);
+  out->append(",\"lease_ms\":");
   AppendJsonInt(out, s.lease_remaining ? ToMillis(*s.lease_remaining) : 0);
   out->append(",\"participants\":");
   AppendJsonInt(out, s.participants);
@@ -83,10 +61,19 @@ void AppendStatusJson(std::string* out, std::string_view id, const CoreStatus& s
   out->append("}}");
 }
 
+void AppendLeaderJson(std::string* out, const LeaderInfo& leader) {
+  out->append("{\"address\":");
+  AppendJsonStringOrNull(out, leader.address);
+  out->append(",\"epoch\":");
+  AppendJsonInt(out, leader.epoch);
+  out->append(",\"id\":");
+  AppendJsonStringOrNull(out, leader.id);
+  out->push_back('}');
+}
+
 std::string LeaderJson(const LeaderInfo& leader) {
   std::string out;
-  JsonWriter w(&out);
-  WriteLeader(w, leader);
+  AppendLeaderJson(&out, leader);
   return out;
 }
 

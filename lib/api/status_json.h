@@ -1,7 +1,7 @@
 // The JSON documents latchd answers with, shared by the Unix socket and HTTP.
 // Each is one compact JSON object with its keys in sorted order, valid JSON
 // whatever bytes ZooKeeper data (leader ids and addresses) holds: invalid
-// UTF-8 is written as U+FFFD (see JsonWriter).
+// UTF-8 is written as U+FFFD (see lib/api/json_writer.h).
 // Thread-safety: pure functions.
 #ifndef LATCHD_LIB_API_STATUS_JSON_H_
 #define LATCHD_LIB_API_STATUS_JSON_H_
@@ -36,6 +36,7 @@ void AppendStatusJson(std::string* out, std::string_view id, const CoreStatus& s
 // The leader as `leader` answers: {"address":…,"epoch":…,"id":…}, unknown
 // id and address as null.
 std::string LeaderJson(const LeaderInfo& leader);
+void AppendLeaderJson(std::string* out, const LeaderInfo& leader);
 
 // Atlas's /api/atlas/admin/status body: {"Status":"ACTIVE"} (no spaces).
 std::string AtlasStatusBody(Role role);
