@@ -426,16 +426,16 @@ void Agent::OnLine(LineConn& conn, std::string_view line) {
     ReplyLine(conn, std::nullopt, ErrorLine(req.status().message()), false);
     return;
   }
-  const Command name = req->command;
+  const Command command = req->command;
   MonoTime now = clock_.Now();
-  switch (req->command) {
+  switch (command) {
     case Command::kStatus:
-      return ReplyLine(conn, name, StatusLine(now), true);
+      return ReplyLine(conn, command, StatusLine(now), true);
     case Command::kWatch:
       watchers_.insert(&conn);
-      return ReplyLine(conn, name, StatusLine(now), true);
+      return ReplyLine(conn, command, StatusLine(now), true);
     case Command::kLeader:
-      return ReplyLine(conn, name, LeaderJson(core_->StatusAt(now).leader), true);
+      return ReplyLine(conn, command, LeaderJson(core_->StatusAt(now).leader), true);
     case Command::kParticipants: {
       nlohmann::json ids = nlohmann::json::array();
       nlohmann::json nodes = nlohmann::json::array();
@@ -444,7 +444,7 @@ void Agent::OnLine(LineConn& conn, std::string_view line) {
         nodes.push_back({{"id", p.id}, {"node", p.node}});
       }
       // Ids are ZooKeeper data written by others: invalid UTF-8 becomes U+FFFD.
-      return ReplyLine(conn, name,
+      return ReplyLine(conn, command,
                        nlohmann::json{{"participants", ids}, {"nodes", nodes}}.dump(
                            -1, ' ', false, nlohmann::json::error_handler_t::replace),
                        true);
@@ -454,7 +454,7 @@ void Agent::OnLine(LineConn& conn, std::string_view line) {
       LOG(INFO) << "yield requested over the socket by pid " << peer.pid << " uid " << peer.uid
                 << " gid " << peer.gid;
       Feed(YieldEvent{});
-      return ReplyLine(conn, name,
+      return ReplyLine(conn, command,
                        nlohmann::json{{"ok", true},
                                       {"role", std::string(RoleName(core_->RoleAt(clock_.Now())))}}
                            .dump(),
@@ -466,8 +466,8 @@ void Agent::OnLine(LineConn& conn, std::string_view line) {
                 << peer.gid;
       for (const auto& a : Feed(AckEvent{req->epoch})) {
         if (auto* r = std::get_if<AckResultAction>(&a)) {
-          if (!r->ok) return ReplyLine(conn, name, ErrorLine("ack: " + r->message), false);
-          return ReplyLine(conn, name,
+          if (!r->ok) return ReplyLine(conn, command, ErrorLine("ack: " + r->message), false);
+          return ReplyLine(conn, command,
                            nlohmann::json{{"ok", true},
                                           {"message", r->message},
                                           {"role", std::string(RoleName(core_->RoleAt(clock_.Now())))}}
@@ -475,10 +475,10 @@ void Agent::OnLine(LineConn& conn, std::string_view line) {
                            true);
         }
       }
-      return ReplyLine(conn, name, ErrorLine("ack: the agent is stopping"), false);
+      return ReplyLine(conn, command, ErrorLine("ack: the agent is stopping"), false);
     }
     case Command::kHelp:
-      return ReplyLine(conn, name, nlohmann::json{{"help", ProtocolHelp()}}.dump(), true);
+      return ReplyLine(conn, command, nlohmann::json{{"help", ProtocolHelp()}}.dump(), true);
   }
 }
 
