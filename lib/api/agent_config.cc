@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "lib/util/one_line.h"
 #include "lib/zk/acl.h"
 
 namespace latchd {
@@ -31,18 +32,7 @@ bool ValidHostPort(std::string_view hp, bool allow_zero_port = false) {
 // Values are quoted into messages as given; control characters become \xNN
 // so that every message stays one line.
 Status Flag(const std::string& flag, const std::string& message) {
-  static const char* kHex = "0123456789abcdef";
-  std::string line = "--" + flag + ": ";
-  for (unsigned char c : message) {
-    if (c < 0x20 || c == 0x7f) {
-      line += "\\x";
-      line.push_back(kHex[c >> 4]);
-      line.push_back(kHex[c & 0xf]);
-    } else {
-      line.push_back(static_cast<char>(c));
-    }
-  }
-  return Status::Error(line);
+  return Status::Error("--" + flag + ": " + OneLine(message));
 }
 
 }  // namespace

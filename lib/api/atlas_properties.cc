@@ -15,6 +15,7 @@
 #include <set>
 #include <utility>
 
+#include "lib/util/one_line.h"
 #include "lib/util/read_file.h"
 #include "lib/zk/acl.h"
 
@@ -83,22 +84,6 @@ std::string Quote(std::string_view s) {
     }
   }
   out += "\"";
-  return out;
-}
-
-// `message` with control characters escaped, so that it stays one line.
-std::string OneLine(std::string_view message) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : message) {
-    if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <glog/logging.h>
 #include <openssl/evp.h>
 
+#include "lib/util/one_line.h"
 #include "lib/util/read_file.h"
 
 namespace latchd {
@@ -32,21 +33,7 @@ std::string_view Trim(std::string_view s) {
 }
 
 // Quotes a value for a one-line message: control characters become \xNN.
-std::string Quote(std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.append("\"");
-  return out;
-}
+std::string Quote(std::string_view s) { return "\"" + OneLine(s) + "\""; }
 
 bool IsSha1Base64(std::string_view s) {
   if (s.size() != kSha1Base64Length || s.back() != '=') return false;
