@@ -248,32 +248,31 @@ def metrics(g, hit, t_to):
     return m
 
 
+def restart_after_new_active(groups, old, hits, timeout_s):
+    """Waits (up to timeout_s) for a new ACTIVE in every group, then restarts the old leaders;
+    returns (hits, heal time)."""
+    for g in groups:
+        faults.wait_new_active(g, old[g.name], hits[g.name].t_fault, timeout_s)
+    time.sleep(0.5)
+    for g in groups:
+        old[g.name].start(wait=False)
+    for g in groups:
+        old[g.name].wait_ready(60)
+    return hits, now_ns()
+
+
 def sc_graceful(cl, groups, T):
     old = leaders(cl, groups)
     parallel([lambda g=g: old[g.name].terminate(15) for g in groups])
     cl.note("SIGTERM of the ACTIVEs %s" % {k: v.id for k, v in old.items()})
     hits = {g.name: Hit(old[g.name], last_life(old[g.name], "term")) for g in groups}
-    for g in groups:
-        faults.wait_new_active(g, old[g.name], hits[g.name].t_fault, 10)
-    time.sleep(0.5)
-    for g in groups:
-        old[g.name].start(wait=False)
-    for g in groups:
-        old[g.name].wait_ready(60)
-    return hits, now_ns()
+    return restart_after_new_active(groups, old, hits, 10)
 
 
 def sc_crash(cl, groups, T):
     old = leaders(cl, groups)
     hits = {g.name: Hit(old[g.name], cl.crash(old[g.name])) for g in groups}
-    for g in groups:
-        faults.wait_new_active(g, old[g.name], hits[g.name].t_fault, T + 10)
-    time.sleep(0.5)
-    for g in groups:
-        old[g.name].start(wait=False)
-    for g in groups:
-        old[g.name].wait_ready(60)
-    return hits, now_ns()
+    return restart_after_new_active(groups, old, hits, T + 10)
 
 
 def sc_crash_restart(cl, groups, T):
