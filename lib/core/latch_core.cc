@@ -277,6 +277,7 @@ void LatchCore::ResetNode() {
   watched_pred_.clear();
   lost_create_ = false;
   owner_known_ = false;
+  handover_from_.clear();
   list_in_flight_ = renew_in_flight_ = publish_in_flight_ = false;
   join_at_.reset();
   participants_ = 0;
@@ -460,10 +461,26 @@ void LatchCore::OnOrphanList(const ZkResult& r) {
 void LatchCore::SendList() {
   if (list_in_flight_ || !connected_) return;
   list_in_flight_ = true;
-  Send(Request(ZkRequestKind::kGetChildren, latch_path_), Purpose::kList);
+  uint64_t sync_id = 0, mark_id = 0;
+  if (!leader_) {
+    // This listing may make the agent leader: send a sync right before it.
+    // ZooKeeper answers one session's requests in order, so the listing comes
+    // from a server that has caught up with the ZooKeeper leader's state at
+    // some point after now: a node deleted before now (by anyone) is not in
+    // it, and a node first in it is still first.
+    sync_id = Send(Request(ZkRequestKind::kSync, latch_path_), Purpose::kSync);
+    if (!handover_from_.empty()) {
+      // Second in line: whether the first node was handed over (OnList).
+      mark_id = Send(Request(ZkRequestKind::kGetData, latch_path_), Purpose::kHandoverMark);
+    }
+  }
+  uint64_t id =
+      Send(Request(ZkRequestKind::kGetChildren, latch_path_), Purpose::kList, handover_from_);
+  pending_[id].sync_id = sync_id;
+  pending_[id].mark_id = mark_id;
 }
 
-void LatchCore::OnList(const ZkResult& r) {
+void LatchCore::OnList(const ZkResult& r, const Pending& p) {
   list_in_flight_ = false;
   if (IsUncertain(r.code)) {
     NoteConnectionLoss();
@@ -513,7 +530,25 @@ void LatchCore::OnList(const ZkResult& r) {
   }
   if (own == nodes.begin()) {
     if (!leader_ && !InFlight(Purpose::kVerifyOwner) && !InFlight(Purpose::kClaimCheck)) {
-      if (owner_known_) {
+      if (p.sync_id == 0 || p.sync_id != synced_) {
+        // Not a synced listing (sent while leading) or its sync failed: it
+        // may be from the past. Look again with a sync (a failed sync: at the
+        // next renewal, so that an error cannot make a loop).
+        if (p.sync_id == 0) SendList();
+        return;
+      }
+      // A graceful handover: the node before this one was first, and its owner
+      // deleted it in its step-down write, which also wrote its name to the
+      // latch node (read after the sync, before this listing). That owner had
+      // stopped claiming before it sent the write, and no other node can have
+      // led since, so no check write is needed. Otherwise (a crash, a delete
+      // by another client, a Curator participant) the claim waits for one.
+      bool handed_over = !p.node.empty() && p.mark_id != 0 && p.mark_id == mark_id_ &&
+                         mark_ == p.node;
+      if (owner_known_ && handed_over) {
+        Log(LogAction::kInfo, "latch node " + p.node + " was handed over");
+        Claim(own_czxid_);
+      } else if (owner_known_) {
         SendClaimCheck(own_czxid_);
       } else {
         ZkRequest verify = Request(ZkRequestKind::kGetData, OwnPath());
@@ -525,6 +560,7 @@ void LatchCore::OnList(const ZkResult& r) {
   }
   if (leader_) LoseLeadership("own latch node is no longer first");
   const LatchNode& pred = *(own - 1);
+  handover_from_ = own - nodes.begin() == 1 ? pred.name : std::string();
   if (pred.name != watched_pred_) {
     watched_pred_ = pred.name;
     ZkRequest watch = Request(ZkRequestKind::kGetData, latch_path_ + "/" + pred.name);
@@ -627,23 +663,23 @@ void LatchCore::OnVerifyOwner(const ZkResult& r) {
     ScheduleRejoin("own node owned by another session");
     return;
   }
-  // The listing and this read may come from a server that lags behind the
-  // ZooKeeper leader (the node may already be deleted there). Claim only after
-  // a write that checks the node: it is ordered after everything before it,
-  // and a node that still exists and was first is still first.
   SendClaimCheck(r.stat.czxid);
 }
 
-// The claim check is its own write, and the first publish of
-// active_server_info another one after it: ACTIVE comes only with the answer
-// of a write sent after the claim, by which time this agent has learnt of any
-// deletion of its node ordered before that write. (Merging the two into one
-// multi saved a round trip but let an agent whose node another client had
-// just deleted show ACTIVE next to the new leader; docs/failover.md.)
+// The listing was synced, but the node may still have been deleted since
+// (by another client, the notification not yet here). The write is ordered
+// after everything before it, and a node that still exists and was first is
+// still first; it also gives a lagging server of a deposed leader one commit
+// more to tell that leader.
 void LatchCore::SendClaimCheck(int64_t czxid) {
   if (InFlight(Purpose::kClaimCheck)) return;
   claim_epoch_ = czxid;
   Send(Request(ZkRequestKind::kCheck, OwnPath()), Purpose::kClaimCheck, own_node_);
+}
+
+void LatchCore::OnClaimCheck(const ZkResult& r) {
+  if (!LeadershipStepOk(r)) return;
+  Claim(claim_epoch_);
 }
 
 // A data watch on the own node (its data never changes): learn at once if it
@@ -662,11 +698,17 @@ void LatchCore::OnWatchOwn(const ZkResult& r, const Pending& p) {
   ScheduleRejoin("own latch node deleted");
 }
 
-void LatchCore::OnClaimCheck(const ZkResult& r) {
-  if (!LeadershipStepOk(r) || stopping_) return;
+// The own node was first in a synced listing and is owned by this session.
+// With an advertise URL, ACTIVE comes only with the answer of the first
+// publish of active_server_info, a guarded write sent after this: a node
+// deleted (by anyone) before that write makes it fail, and the agent has
+// received any deletion notification ordered before it.
+void LatchCore::Claim(int64_t czxid) {
+  if (leader_ || stopping_) return;
   leader_ = true;
+  handover_from_.clear();
   join_failures_ = 0;
-  epoch_ = claim_epoch_;
+  epoch_ = czxid;
   leader_node_ = own_node_;
   leader_info_ = LeaderInfo{config_.id, "", epoch_};
   published_ = false;
@@ -765,11 +807,13 @@ void LatchCore::GiveUp(const std::string& reason) {
 }
 
 void LatchCore::SendPublish() {
+  publish_in_flight_ = true;
   if (config_.advertise.empty()) {
-    published_ = true;
+    // Nothing to publish, but ACTIVE still waits for a write sent after the
+    // claim (Claim()).
+    Send(Request(ZkRequestKind::kCheck, OwnPath()), Purpose::kPublishCheck, own_node_);
     return;
   }
-  publish_in_flight_ = true;
   ZkRequest req = Request(ZkRequestKind::kCreate, asi_path_);
   req.data = config_.advertise;
   req.mode = CreateMode::kEphemeral;
@@ -800,7 +844,7 @@ void LatchCore::OnPublish(const ZkResult& r, const Pending& p) {
     NoteConnectionLoss();
     return;
   }
-  if (r.guard_failed) {
+  if (r.guard_failed || (p.purpose == Purpose::kPublishCheck && r.code == ZkCode::kNoNode)) {
     // Every publish write is conditioned on the own node: it is gone, so this
     // agent no longer leads and must not touch the new leader's address.
     LoseLeadership("own latch node " + own_node_ + " is gone (publishing active_server_info)");
@@ -848,6 +892,9 @@ void LatchCore::OnPublish(const ZkResult& r, const Pending& p) {
       return SendPublish();
     case Purpose::kPublishDelete:
       return SendPublish();
+    case Purpose::kPublishCheck:
+      if (r.code == ZkCode::kOk) return done(-1);
+      break;
     default:
       break;
   }
@@ -920,11 +967,13 @@ void LatchCore::OnResult(const ZkResult& r) {
   switch (p.purpose) {
     case Purpose::kStepDownDelete:
     case Purpose::kStepDownBoth:
+    case Purpose::kStepDownMarked:
       return OnStepDownDelete(r, p);
     case Purpose::kPublishCreate:
     case Purpose::kPublishGet:
     case Purpose::kPublishSet:
     case Purpose::kPublishDelete:
+    case Purpose::kPublishCheck:
       return OnPublish(r, p);
     case Purpose::kLeaderGet:
       return OnLeaderGet(r, p);
@@ -935,6 +984,15 @@ void LatchCore::OnResult(const ZkResult& r) {
     case Purpose::kUnresumedOwner:
       return OnUnresumedOwner(r, p);
     case Purpose::kDeleteStray:
+      return;
+    case Purpose::kSync:
+      if (r.code == ZkCode::kOk) synced_ = r.id;
+      return;
+    case Purpose::kHandoverMark:
+      if (r.code == ZkCode::kOk) {
+        mark_id_ = r.id;
+        mark_ = r.data;
+      }
       return;
     case Purpose::kParticipantGet:
       return OnParticipantGet(r, p);
@@ -950,7 +1008,7 @@ void LatchCore::OnResult(const ZkResult& r) {
     case Purpose::kCreateParent: return OnCreateParent(r, p);
     case Purpose::kRecoverList: return OnRecoverList(r);
     case Purpose::kRecoverOwner: return OnRecoverOwner(r, p);
-    case Purpose::kList: return OnList(r);
+    case Purpose::kList: return OnList(r, p);
     case Purpose::kWatchPred: return OnWatchPred(r, p);
     case Purpose::kVerifyOwner: return OnVerifyOwner(r);
     case Purpose::kClaimCheck: return OnClaimCheck(r);
@@ -964,25 +1022,32 @@ void LatchCore::OnResult(const ZkResult& r) {
 
 void LatchCore::SendStepDownDeletes() {
   step_down_pending_ = 0;
-  if ((published_ || publish_in_flight_) && !own_node_.empty()) {
-    // One write, multi {delete(own node), delete(active_server_info)}: the
+  if (own_node_.empty()) {
+    // Without an own node nothing of ours is deleted here: the address was
+    // published guarded on the node, and one left behind goes with the session
+    // (a stop closes it) or is replaced by the next leader.
+    return;
+  }
+  // One write. It also names the node in the latch node's data (the handover
+  // mark): the successor, seeing its predecessor deleted that way, knows its
+  // owner stopped claiming before and takes over without a check write.
+  ZkRequest del;
+  if (!config_.advertise.empty() && (published_ || publish_in_flight_)) {
+    // multi {delete(own node), delete(active_server_info), set(mark)}: the
     // successor, woken by the node's deletion, finds the address gone too,
     // and the address goes only while the node shows that no one else leads.
-    ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
+    del = Request(ZkRequestKind::kDelete, asi_path_);
     del.version = published_ ? asi_version_ : -1;
     del.guard = OwnPath();
     del.guard_delete = true;
-    Send(std::move(del), Purpose::kStepDownBoth, own_node_);
-    ++step_down_pending_;
-    return;
+  } else {
+    del = Request(ZkRequestKind::kDelete, OwnPath());  // multi {delete(own node), set(mark)}
   }
-  // Without an own node nothing of ours is deleted here: the address was
-  // published guarded on the node, and one left behind goes with the session
-  // (a stop closes it) or is replaced by the next leader.
-  if (!own_node_.empty()) {
-    Send(Request(ZkRequestKind::kDelete, OwnPath()), Purpose::kStepDownDelete, own_node_);
-    ++step_down_pending_;
-  }
+  del.mark_path = latch_path_;
+  del.mark_data = own_node_;
+  bool both = !del.guard.empty();
+  Send(std::move(del), both ? Purpose::kStepDownBoth : Purpose::kStepDownMarked, own_node_);
+  ++step_down_pending_;
 }
 
 void LatchCore::OnStepDownDelete(const ZkResult& r, const Pending& p) {
@@ -991,10 +1056,11 @@ void LatchCore::OnStepDownDelete(const ZkResult& r, const Pending& p) {
     NoteConnectionLoss();
     return;
   }
-  if (p.purpose == Purpose::kStepDownBoth && IsServerAnswer(r.code) && r.code != ZkCode::kOk &&
-      !r.guard_failed && !own_node_.empty()) {
-    // The address was not ours to delete any more (or already gone): the
-    // node alone, then.
+  bool marked = p.purpose == Purpose::kStepDownBoth || p.purpose == Purpose::kStepDownMarked;
+  if (marked && IsServerAnswer(r.code) && r.code != ZkCode::kOk && !r.guard_failed &&
+      !(p.purpose == Purpose::kStepDownMarked && r.code == ZkCode::kNoNode) && !own_node_.empty()) {
+    // The address was not ours to delete any more (or already gone), or the
+    // mark could not be written (the latch node's ACL): the node alone, then.
     Send(Request(ZkRequestKind::kDelete, OwnPath()), Purpose::kStepDownDelete, own_node_);
     return;
   }

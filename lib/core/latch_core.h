@@ -15,6 +15,15 @@
 //    role: PASSIVE -> BECOMING_ACTIVE -> ACTIVE -> BECOMING_PASSIVE -> PASSIVE
 //    (and BECOMING_PASSIVE -> BECOMING_ACTIVE when a lapsed lease is renewed
 //    while the own node is still first: same epoch).
+//  * Leadership is taken only from a listing of the latch that was sent right
+//    behind a sync (and an owner read sent after it), and then only after a
+//    check(own node) write, except in a graceful handover: when the node
+//    before this agent's was first and its owner deleted it in its step-down
+//    write, which names it in the data of <root>/leader_elector_path (the
+//    handover mark).
+//    ACTIVE comes only with the answer of a write sent after the claim (the
+//    guarded publish of active_server_info; without an advertise URL a check
+//    of the own node).
 //  * Curator LeaderLatch wire compatibility: one EPHEMERAL_SEQUENTIAL node
 //    <root>/leader_elector_path/_c_<uuid>-latch-<seq> with data = id; only the
 //    predecessor is watched (data watch).
@@ -144,8 +153,9 @@ class LatchCore {
                      kStopping, kStopped };
   enum class Purpose { kCreateNode, kCreateParent, kRecoverList, kRecoverOwner, kDeleteStray,
                        kOrphanList, kList, kWatchPred, kVerifyOwner, kRenew, kPublishCreate,
-                       kPublishGet, kPublishSet, kPublishDelete, kLeaderGet, kAddressGet,
-                       kStepDownDelete, kParticipantGet, kClaimCheck, kUnresumedOwner,
+                       kPublishGet, kPublishSet, kPublishDelete, kPublishCheck, kLeaderGet, kAddressGet,
+                       kStepDownDelete, kParticipantGet, kSync, kUnresumedOwner, kClaimCheck,
+                     kHandoverMark, kStepDownMarked,
                        kStepDownBoth, kWatchOwn };
   struct Pending {
     Purpose purpose;
@@ -154,6 +164,8 @@ class LatchCore {
     uint64_t gen;
     ZkRequestKind kind;
     std::string node;  // child name or path the request is about
+    uint64_t sync_id = 0;  // kList: the sync sent right before it, if any
+    uint64_t mark_id = 0;  // kList: the read of the handover mark before it, if any
   };
 
   // Events.
@@ -179,12 +191,13 @@ class LatchCore {
   void OnRecoverOwner(const ZkResult& r, const Pending& p);
   void OnOrphanList(const ZkResult& r);
   void OnUnresumedOwner(const ZkResult& r, const Pending& p);
-  void OnList(const ZkResult& r);
+  void OnList(const ZkResult& r, const Pending& p);
   void OnWatchPred(const ZkResult& r, const Pending& p);
   void OnVerifyOwner(const ZkResult& r);
-  void OnClaimCheck(const ZkResult& r);
   void OnWatchOwn(const ZkResult& r, const Pending& p);
+  void OnClaimCheck(const ZkResult& r);
   void SendClaimCheck(int64_t czxid);
+  void Claim(int64_t czxid);
   void WatchOwnNode();
   bool LeadershipStepOk(const ZkResult& r);
   void OnRenew(const ZkResult& r);
@@ -241,7 +254,7 @@ class LatchCore {
   std::string own_node_;
   bool lost_create_ = false;     // a create's outcome is unknown (connection loss)
   // The own node's ephemeralOwner is known to be this session (it was created
-  // or adopted in it), so no owner read is needed before the claim check.
+  // or adopted in it), so no owner read is needed before the claim.
   bool owner_known_ = false;
   int64_t own_czxid_ = 0;        // the own node's czxid, when owner_known_
   std::vector<std::string> orphan_uuids_;  // from sessions that are gone
@@ -249,6 +262,12 @@ class LatchCore {
   size_t parent_index_ = 0;
   std::string watched_pred_;
   bool list_in_flight_ = false;
+  uint64_t synced_ = 0;          // id of the last sync answered OK (this session)
+  // The predecessor, when it was first in the last listing that showed this
+  // agent second; and the last read of the handover mark (request id, data).
+  std::string handover_from_;
+  uint64_t mark_id_ = 0;
+  std::string mark_;
   bool renew_in_flight_ = false;
   MonoTime next_renew_{};
   std::optional<MonoTime> join_at_;
@@ -264,7 +283,7 @@ class LatchCore {
   Role role_ = Role::kPassive;
   MonoTime since_{};
   int64_t epoch_ = 0;            // own term (valid while leader_ or stepping down)
-  int64_t claim_epoch_ = 0;      // czxid read by the owner check, until the claim check
+  int64_t claim_epoch_ = 0;      // the own node's czxid, until the claim check
   std::string leader_node_;
   LeaderInfo leader_info_;
 

@@ -51,6 +51,11 @@ enum class ZkRequestKind {
   kCheck,        // a one-op multi: check(path, version -1). A write that goes
                  // through the ZooKeeper leader; used to renew the lease.
   kSetData,      // path, data, version
+  kSync,         // path; ZooKeeper's sync: the server this client is connected
+                 // to catches up with the ZooKeeper leader before it answers.
+                 // Not a write (nothing is committed). The client's later
+                 // reads see at least the state of the leader at some point
+                 // after the sync was sent.
 };
 
 // True for requests that are ordered through the ZooKeeper leader (writes).
@@ -73,6 +78,11 @@ struct ZkRequest {
   // checking it, {delete(guard, -1), delete(path, version)}: both go in one
   // write, or neither.
   bool guard_delete = false;
+  // kDelete only: when not empty, a setData(mark_path, mark_data, any
+  // version) is added as the last op of a multi with the delete (and the
+  // guard's op, if any): the mark is written with the delete, or neither is.
+  std::string mark_path;
+  std::string mark_data;
 };
 
 struct ZkResult {

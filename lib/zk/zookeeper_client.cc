@@ -197,10 +197,13 @@ struct RequestContext {
   uint64_t id = 0;
   std::string path;
   // Multis: the check-only renewal uses [0]; a guarded request [0] (the
-  // guard's check) and [1] (the operation), with its created path or stat.
-  zoo_op_result_t multi_result[2] = {};
+  // guard's check) and [1] (the operation), with its created path or stat;
+  // a mark's setData comes last.
+  zoo_op_result_t multi_result[3] = {};
   char created_path[1024] = {};
   struct Stat set_stat = {};
+  struct Stat mark_stat = {};
+  bool guarded = false;
   ZkRequestKind kind = ZkRequestKind::kCheck;
   // The result was already delivered from Submit (a synchronous error the
   // C client might still complete). Guarded by HandleContext::pending_mu.
@@ -353,6 +356,12 @@ void VoidCompletion(int rc, const void* data) {
   Complete(data, std::move(result));
 }
 
+void SyncCompletion(int rc, const char* /*path*/, const void* data) {
+  ZkResult result;
+  result.code = MapCode(rc);
+  Complete(data, std::move(result));
+}
+
 void StatCompletion(int rc, const struct Stat* stat, const void* data) {
   ZkResult result;
   result.code = MapCode(rc);
@@ -383,7 +392,7 @@ void GuardedCompletion(int rc, const void* data) {
     } else if (ctx->kind == ZkRequestKind::kSetData) {
       result.stat = ToZkStat(&ctx->set_stat);
     }
-  } else if (IsServerAnswer(result.code) && ctx->multi_result[0].err != ZOK) {
+  } else if (ctx->guarded && IsServerAnswer(result.code) && ctx->multi_result[0].err != ZOK) {
     // The server answered and the check, the first op, failed.
     result.guard_failed = true;
     result.code = MapCode(ctx->multi_result[0].err);
@@ -502,8 +511,8 @@ class ZookeeperClient final : public ZkClient {
     // From here on `ctx` may be freed by its completion at any moment.
     const char* path = request.path.c_str();
     int rc = ZOK;
-    if (!request.guard.empty()) {
-      rc = SubmitGuarded(request, ctx);
+    if (!request.guard.empty() || !request.mark_path.empty()) {
+      rc = SubmitMulti(request, ctx);
       if (rc != ZOK) AnswerRefused(ctx, request.id, rc);
       return;
     }
@@ -541,6 +550,9 @@ class ZookeeperClient final : public ZkClient {
         rc = zoo_aset(zh_, path, request.data.data(), static_cast<int>(request.data.size()),
                       request.version, StatCompletion, ctx);
         break;
+      case ZkRequestKind::kSync:
+        rc = zoo_async(zh_, path, SyncCompletion, ctx);
+        break;
     }
     if (rc != ZOK) AnswerRefused(ctx, request.id, rc);
   }
@@ -570,41 +582,52 @@ class ZookeeperClient final : public ZkClient {
 
  private:
   // Sends `request` as a multi {check(guard), op} ({delete(guard), op} with
-  // guard_delete). Returns the C client's
-  // synchronous result (ZOK: the completion will answer).
-  int SubmitGuarded(const ZkRequest& request, RequestContext* ctx) {
+  // guard_delete; no first op without a guard), plus set(mark) last when
+  // mark_path is set. Returns the C client's synchronous result (ZOK: the
+  // completion will answer).
+  int SubmitMulti(const ZkRequest& request, RequestContext* ctx) {
     // zoo_amulti checks neither the handle state nor (as ZBADARGUMENTS) the paths.
     if (is_unrecoverable(zh_) == ZINVALIDSTATE) return ZINVALIDSTATE;
-    if (!LooksLikeValidPath(request.path) || !LooksLikeValidPath(request.guard)) {
+    bool guarded = !request.guard.empty();
+    bool marked = !request.mark_path.empty();
+    if (!LooksLikeValidPath(request.path) || (guarded && !LooksLikeValidPath(request.guard)) ||
+        (marked && !LooksLikeValidPath(request.mark_path)) ||
+        (marked && request.kind != ZkRequestKind::kDelete) ||
+        (request.guard_delete && (!guarded || request.kind != ZkRequestKind::kDelete))) {
       return ZBADARGUMENTS;
     }
-    zoo_op_t ops[2];
+    ctx->guarded = guarded;
+    zoo_op_t ops[3];
+    int n = 0;
     if (request.guard_delete) {
-      if (request.kind != ZkRequestKind::kDelete) return ZBADARGUMENTS;
-      zoo_delete_op_init(&ops[0], request.guard.c_str(), -1);
-    } else {
-      zoo_check_op_init(&ops[0], request.guard.c_str(), -1);
+      zoo_delete_op_init(&ops[n++], request.guard.c_str(), -1);
+    } else if (guarded) {
+      zoo_check_op_init(&ops[n++], request.guard.c_str(), -1);
     }
     const char* path = request.path.c_str();
     switch (request.kind) {
       case ZkRequestKind::kCreate:
-        zoo_create_op_init(&ops[1], path, request.data.data(),
+        zoo_create_op_init(&ops[n++], path, request.data.data(),
                            static_cast<int>(request.data.size()),
                            acl_.count > 0 ? &acl_ : &ZOO_OPEN_ACL_UNSAFE,
                            ToZooCreateMode(request.mode), ctx->created_path,
                            static_cast<int>(sizeof ctx->created_path));
         break;
       case ZkRequestKind::kSetData:
-        zoo_set_op_init(&ops[1], path, request.data.data(), static_cast<int>(request.data.size()),
-                        request.version, &ctx->set_stat);
+        zoo_set_op_init(&ops[n++], path, request.data.data(),
+                        static_cast<int>(request.data.size()), request.version, &ctx->set_stat);
         break;
       case ZkRequestKind::kDelete:
-        zoo_delete_op_init(&ops[1], path, request.version);
+        zoo_delete_op_init(&ops[n++], path, request.version);
         break;
       default:
         return ZBADARGUMENTS;  // only writes can be guarded
     }
-    return zoo_amulti(zh_, 2, ops, ctx->multi_result, GuardedCompletion, ctx);
+    if (marked) {
+      zoo_set_op_init(&ops[n++], request.mark_path.c_str(), request.mark_data.data(),
+                      static_cast<int>(request.mark_data.size()), -1, &ctx->mark_stat);
+    }
+    return zoo_amulti(zh_, n, ops, ctx->multi_result, GuardedCompletion, ctx);
   }
 
   // The C client refused a request synchronously with `rc`: answer it once.

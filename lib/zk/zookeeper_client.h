@@ -15,6 +15,9 @@
 //  - kGetData with `watch` sets a data watch; its firing arrives at on_watch.
 //    kCheck is a one-op multi (check of `version`, -1 = any) and reports the
 //    multi's code (kNoNode when the node is missing).
+//  - kSync is zoo_async; the C client sends it in order with the other
+//    requests of the handle, so a read submitted right after it is answered
+//    after the sync.
 //  - Every create uses options.acl (ZooKeeper's open ACL when empty); if
 //    options.auth is set it is added right after the handle is made (the C
 //    client re-sends it on every reconnect).

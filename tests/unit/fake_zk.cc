@@ -40,9 +40,13 @@ const FakeZk::Node* FakeZk::Get(const std::string& path) const {
 }
 
 std::vector<std::string> FakeZk::Children(const std::string& path) const {
+  return ChildrenIn(nodes_, path);
+}
+
+std::vector<std::string> FakeZk::ChildrenIn(const Tree& tree, const std::string& path) {
   std::vector<std::string> out;
   std::string prefix = path == "/" ? "/" : path + "/";
-  for (auto it = nodes_.lower_bound(prefix); it != nodes_.end(); ++it) {
+  for (auto it = tree.lower_bound(prefix); it != tree.end(); ++it) {
     if (it->first.compare(0, prefix.size(), prefix) != 0) break;
     std::string rest = it->first.substr(prefix.size());
     if (!rest.empty() && rest.find('/') == std::string::npos) out.push_back(rest);
@@ -85,6 +89,8 @@ ZkCode FakeZk::Create(const std::string& path, const std::string& data, int64_t 
   return ZkCode::kOk;
 }
 
+void FakeZk::LagReadsOf(int64_t session) { lagging_[session] = nodes_; }
+
 std::vector<FakeZk::Fired> FakeZk::TakeFired() {
   std::vector<Fired> out;
   out.swap(fired_);
@@ -100,6 +106,28 @@ ZkResult FakeZk::Apply(int64_t session, const ZkRequest& req, MonoTime now) {
     return r;
   }
   s->second.second = now;
+  if (req.mark_path.empty()) return ApplyOp(session, req);
+  if (req.kind != ZkRequestKind::kDelete) {
+    r.code = ZkCode::kBadArguments;
+    return r;
+  }
+  if (!nodes_.count(req.mark_path)) {  // the multi's last op would fail: nothing applied
+    r.code = ZkCode::kNoNode;
+    return r;
+  }
+  r = ApplyOp(session, req);
+  if (r.code != ZkCode::kOk) return r;
+  Node& mark = nodes_[req.mark_path];
+  mark.data = req.mark_data;
+  mark.stat.mzxid = ++zxid_;
+  ++mark.stat.version;
+  Fire(req.mark_path, WatchEventType::kDataChanged);
+  return r;
+}
+
+ZkResult FakeZk::ApplyOp(int64_t session, const ZkRequest& req) {
+  ZkResult r;
+  r.id = req.id;
   if (!req.guard.empty()) {
     bool writes = req.kind == ZkRequestKind::kCreate || req.kind == ZkRequestKind::kSetData ||
                   req.kind == ZkRequestKind::kDelete;
@@ -131,7 +159,13 @@ ZkResult FakeZk::Apply(int64_t session, const ZkRequest& req, MonoTime now) {
       return r;
     }
   }
+  auto lag = lagging_.find(session);
+  const Tree& seen = lag == lagging_.end() ? nodes_ : lag->second;  // what reads see
   switch (req.kind) {
+    case ZkRequestKind::kSync:
+      if (lag != lagging_.end()) lagging_.erase(lag);
+      r.code = ZkCode::kOk;
+      break;
     case ZkRequestKind::kCreate: {
       std::string path = req.path;
       std::string parent = Parent(path);
@@ -159,8 +193,8 @@ ZkResult FakeZk::Apply(int64_t session, const ZkRequest& req, MonoTime now) {
       r.code = DeleteNode(req.path, req.version);
       break;
     case ZkRequestKind::kGetData: {
-      auto it = nodes_.find(req.path);
-      if (it == nodes_.end()) {
+      auto it = seen.find(req.path);
+      if (it == seen.end()) {
         r.code = ZkCode::kNoNode;  // a getData on a missing node sets no watch
         break;
       }
@@ -171,12 +205,12 @@ ZkResult FakeZk::Apply(int64_t session, const ZkRequest& req, MonoTime now) {
       break;
     }
     case ZkRequestKind::kGetChildren:
-      if (!nodes_.count(req.path)) {
+      if (!seen.count(req.path)) {
         r.code = ZkCode::kNoNode;
         break;
       }
       r.code = ZkCode::kOk;
-      r.children = Children(req.path);
+      r.children = ChildrenIn(seen, req.path);
       break;
     case ZkRequestKind::kCheck:
       r.code = nodes_.count(req.path) ? ZkCode::kOk : ZkCode::kNoNode;

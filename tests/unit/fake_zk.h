@@ -34,23 +34,32 @@ class FakeZk {
   void ExpireDue(MonoTime now);
   void Expire(int64_t session);
   // Applies a request from `session` received at `now` (touches the session).
-  // A request with a guard is a multi {check(guard), op}: all or nothing.
+  // A request with a guard is a multi {check(guard), op}: all or nothing;
+  // so is a delete with a mark (the mark's setData last).
   ZkResult Apply(int64_t session, const ZkRequest& req, MonoTime now);
   // An outside client's actions.
   ZkCode Delete(const std::string& path);
   ZkCode Create(const std::string& path, const std::string& data, int64_t owner = 0);
   std::vector<Fired> TakeFired();
+  // From now on `session` is connected to a server that lags: its reads
+  // (getData, getChildren) see the tree as it is now until it sends a sync.
+  // Its writes, and everyone else, see the current tree.
+  void LagReadsOf(int64_t session);
 
   bool Exists(const std::string& path) const { return nodes_.count(path) > 0; }
   const Node* Get(const std::string& path) const;
   std::vector<std::string> Children(const std::string& path) const;
 
  private:
+  using Tree = std::map<std::string, Node>;
+  ZkResult ApplyOp(int64_t session, const ZkRequest& req);
   static std::string Parent(const std::string& path);
+  static std::vector<std::string> ChildrenIn(const Tree& tree, const std::string& path);
   void Fire(const std::string& path, WatchEventType type);
   ZkCode DeleteNode(const std::string& path, int32_t version);
 
-  std::map<std::string, Node> nodes_;
+  Tree nodes_;
+  std::map<int64_t, Tree> lagging_;  // session -> what its reads see
   std::map<int64_t, std::pair<Duration, MonoTime>> sessions_;  // timeout, last heard
   std::map<std::string, std::set<int64_t>> data_watches_;
   std::vector<Fired> fired_;

@@ -644,54 +644,6 @@ TEST(ResumeTest, AnExpiredRecordedSessionJoinsAnew) {
 }  // namespace
 }  // namespace latchd
 
-namespace latchd {
-namespace {
-
-// A lagging server can still show a deleted own node as first: the claim
-// waits for a check write, which sees the delete.
-TEST(ClaimCheckTest, NoClaimWhenTheNodeIsGoneByTheCheckWrite) {
-  testing::FakeZk zk;
-  MonoTime now{std::chrono::seconds(1000)};
-  int64_t s = zk.NewSession(std::chrono::seconds(10), now);
-  LatchConfig cfg;
-  cfg.id = "me";
-  cfg.new_uuid = [] { return std::string("44444444-4444-4444-8444-444444444444"); };
-  LatchCore core(cfg);
-  std::vector<Action> pending = core.Handle(SessionUpEvent{s, std::chrono::seconds(10)}, now);
-  bool verified = false, deleted = false, claimed = false;
-  for (int round = 0; round < 30 && !pending.empty(); ++round) {
-    std::vector<Action> next;
-    for (auto& a : pending) {
-      if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
-      auto* send = std::get_if<SendAction>(&a);
-      if (!send) continue;
-      const ZkRequest& req = send->request;
-      if (!deleted && verified && req.kind == ZkRequestKind::kCheck) {
-        zk.Delete(req.path);  // another client deleted it; the reads did not show it yet
-        deleted = true;
-      }
-      if (req.kind == ZkRequestKind::kGetData && req.watch && req.path.find("-latch-") != std::string::npos) {
-        verified = true;
-      }
-      auto more = core.Handle(ResultEvent{zk.Apply(s, req, now)}, now);
-      next.insert(next.end(), more.begin(), more.end());
-      if (deleted) break;
-    }
-    if (deleted) {
-      for (auto& a : next) {
-        if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
-      }
-      break;
-    }
-    pending = std::move(next);
-  }
-  ASSERT_TRUE(deleted) << "no claim check was sent after the owner check";
-  EXPECT_FALSE(claimed);
-  EXPECT_EQ(core.RoleAt(now), Role::kPassive);
-}
-
-}  // namespace
-}  // namespace latchd
 
 namespace latchd {
 namespace {
@@ -874,49 +826,113 @@ int Writes(const std::vector<Action>& actions, size_t from) {
   return n;
 }
 
+// What agent `a` did from action `from` on, in order: "sync", "list", "check"
+// (a check write), "guarded publish", and the roles it announced.
+std::vector<std::string> Trace(const SimCluster::Agent& a, size_t from) {
+  std::vector<std::string> steps;
+  for (size_t i = from; i < a.actions.size(); ++i) {
+    if (auto* send = std::get_if<SendAction>(&a.actions[i])) {
+      const ZkRequest& r = send->request;
+      if (r.kind == ZkRequestKind::kSync) steps.push_back("sync");
+      if (r.kind == ZkRequestKind::kGetChildren) steps.push_back("list");
+      if (r.kind == ZkRequestKind::kCheck) steps.push_back("check");
+      if (r.kind == ZkRequestKind::kCreate && r.path == kAsi && !r.guard.empty()) {
+        steps.push_back("guarded publish");
+      }
+    } else if (auto* role = std::get_if<RoleChangeAction>(&a.actions[i])) {
+      steps.push_back(std::string(RoleName(role->to)));
+    }
+  }
+  return steps;
+}
+
+// Whether `want` is a subsequence of `steps`; else which step is missing.
+std::string MissingStep(const std::vector<std::string>& steps,
+                        const std::vector<std::string>& want) {
+  auto it = steps.begin();
+  for (const std::string& w : want) {
+    it = std::find(it, steps.end(), w);
+    if (it == steps.end()) return w;
+    ++it;
+  }
+  return "";
+}
+
 // The graceful handover's critical path: the stopping leader removes its node
-// and its address in one write; the successor, after its listing, sends the
-// claim check (a write), and ACTIVE waits for one more write sent after the
+// and its address in one write that also names the node in the latch node's
+// data; the successor, whose synced listing and mark read show it, claims
+// without a write of its own, and ACTIVE waits for one write sent after the
 // claim (the guarded publish of active_server_info), so that an agent whose
 // node another client deleted learns it before it could show ACTIVE.
-TEST(HandoverTest, AGracefulHandoverIsOneWriteThenTwo) {
+TEST(HandoverTest, AGracefulHandoverIsOneWriteThenOne) {
   SimCluster c(2);
   c.Start(0);
   c.Start(1);
   c.Advance(milliseconds(50));  // between renewals
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  std::string old_node = SortLatchNodes(c.zk().Children(kLatch))[0].name;
+  size_t old_from = c.agent(0).actions.size();
+  size_t new_from = c.agent(1).actions.size();
+  c.Stop(0);
+  EXPECT_EQ(c.ActiveIndex(), 1);
+  EXPECT_EQ(Writes(c.agent(0).actions, old_from), 1);
+  EXPECT_EQ(Writes(c.agent(1).actions, new_from), 1);
+  EXPECT_EQ(c.zk().Get(kAsi)->data, "http://host1:21000");
+  EXPECT_EQ(c.zk().Children(kLatch).size(), 1u);
+  EXPECT_EQ(c.zk().Get(kLatch)->data, old_node) << "the handover mark";
+  std::vector<std::string> steps = Trace(c.agent(1), new_from);
+  EXPECT_EQ(MissingStep(steps, {"sync", "list", "BECOMING_ACTIVE", "guarded publish", "ACTIVE"}),
+            "");
+  EXPECT_EQ(std::count(steps.begin(), steps.end(), "check"), 0) << "a claim check was written";
+}
+
+// A leader's node deleted by another client is no handover (its owner may
+// still claim until it hears of it): the successor claims only after a check
+// write, which gives a lagging server of the deposed leader one commit more.
+TEST(HandoverTest, ALeadersNodeDeletedByAnotherClientCostsACheckWrite) {
+  SimCluster c(2);
+  c.Start(0);
+  c.Start(1);
+  c.Advance(milliseconds(50));
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  size_t new_from = c.agent(1).actions.size();
+  auto order = SortLatchNodes(c.zk().Children(kLatch));
+  ASSERT_EQ(c.zk().Delete(std::string(kLatch) + "/" + order[0].name), ZkCode::kOk);
+  c.Pump();
+  EXPECT_EQ(c.ActiveIndex(), 1);
+  EXPECT_EQ(MissingStep(Trace(c.agent(1), new_from),
+                        {"sync", "list", "check", "BECOMING_ACTIVE", "guarded publish", "ACTIVE"}),
+            "");
+}
+
+// Without an advertise URL the same shape: the stopping leader deletes its
+// node (nothing of active_server_info), and the successor's ACTIVE waits for a
+// check of its node written after the claim, not for the next renewal.
+TEST(HandoverTest, WithoutAnAddressACheckWriteFollowsTheClaim) {
+  SimCluster c(2);
+  c.configure = [](int, LatchConfig& cfg) { cfg.advertise.clear(); };
+  c.Start(0);
+  c.Start(1);
+  c.Advance(milliseconds(50));
   ASSERT_EQ(c.ActiveIndex(), 0);
   size_t old_from = c.agent(0).actions.size();
   size_t new_from = c.agent(1).actions.size();
   c.Stop(0);
   EXPECT_EQ(c.ActiveIndex(), 1);
   EXPECT_EQ(Writes(c.agent(0).actions, old_from), 1);
-  EXPECT_EQ(Writes(c.agent(1).actions, new_from), 2);
-  EXPECT_EQ(c.zk().Get(kAsi)->data, "http://host1:21000");
-  EXPECT_EQ(c.zk().Children(kLatch).size(), 1u);
-  // In order: listing, claim check, BECOMING_ACTIVE, a write sent after it, ACTIVE.
-  std::vector<std::string> steps;
-  for (size_t i = new_from; i < c.agent(1).actions.size(); ++i) {
-    const Action& a = c.agent(1).actions[i];
-    if (auto* send = std::get_if<SendAction>(&a)) {
-      if (send->request.kind == ZkRequestKind::kGetChildren) steps.push_back("list");
-      if (send->request.kind == ZkRequestKind::kCheck) steps.push_back("check");
-      if (send->request.kind == ZkRequestKind::kCreate && send->request.path == kAsi) {
-        steps.push_back(send->request.guard.empty() ? "publish" : "guarded publish");
-      }
-    } else if (auto* role = std::get_if<RoleChangeAction>(&a)) {
-      steps.push_back(std::string(RoleName(role->to)));
+  for (size_t i = old_from; i < c.agent(0).actions.size(); ++i) {
+    if (auto* send = std::get_if<SendAction>(&c.agent(0).actions[i])) {
+      EXPECT_NE(send->request.path, kAsi) << "touched active_server_info it never wrote";
     }
   }
-  std::vector<std::string> want = {"list", "check", "BECOMING_ACTIVE", "guarded publish", "ACTIVE"};
-  auto it = steps.begin();
-  for (const std::string& w : want) {  // `want` is a subsequence of `steps`
-    it = std::find(it, steps.end(), w);
-    ASSERT_NE(it, steps.end()) << "missing or out of order: " << w;
-  }
+  EXPECT_EQ(MissingStep(Trace(c.agent(1), new_from), {"sync", "BECOMING_ACTIVE", "check", "ACTIVE"}),
+            "");
+  EXPECT_EQ(Writes(c.agent(1).actions, new_from), 1);
+  EXPECT_FALSE(c.zk().Exists(kAsi));
 }
 
-// With an activation gate the address waits for the gate: the claim check is
-// a plain check, the publish comes after the ack.
+// With an activation gate the address waits for the gate: the publish comes
+// after the ack.
 TEST(HandoverTest, WithAGateTheAddressWaitsForIt) {
   SimCluster c(1);
   c.configure = [](int, LatchConfig& cfg) { cfg.require_ack = true; };
@@ -962,6 +978,93 @@ TEST(PublishTest, AStopDuringAPublishLeavesTheSuccessorsAddressAlone) {
   }
   ASSERT_TRUE(zk.Exists(kAsi)) << "the successor's active_server_info was deleted";
   EXPECT_EQ(zk.Get(kAsi)->data, "http://host1:21000");
+}
+
+}  // namespace
+}  // namespace latchd
+
+namespace latchd {
+namespace {
+
+// A lagging server can still show a deleted own node as first: the listing
+// that may lead to a claim is sent right behind a sync, which brings the
+// server up to date first.
+TEST(SyncTest, NoClaimFromALaggingServersListing) {
+  testing::FakeZk zk;
+  MonoTime now{std::chrono::seconds(1000)};
+  int64_t s = zk.NewSession(std::chrono::seconds(10), now);
+  LatchCore core(Config("me", "44444444-4444-4444-8444-444444444444"));
+  std::vector<Action> pending = core.Handle(SessionUpEvent{s, std::chrono::seconds(10)}, now);
+  std::string own;
+  bool deleted = false, claimed = false, rejoined = false;
+  for (int round = 0; round < 30 && !pending.empty() && !rejoined; ++round) {
+    std::vector<Action> next;
+    for (auto& a : pending) {
+      if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
+      auto* send = std::get_if<SendAction>(&a);
+      if (!send) continue;
+      const ZkRequest& req = send->request;
+      bool join = req.kind == ZkRequestKind::kCreate && req.mode == CreateMode::kEphemeralSequential;
+      if (join && !own.empty()) rejoined = true;
+      if (!deleted && !own.empty() &&
+          (req.kind == ZkRequestKind::kSync || req.kind == ZkRequestKind::kGetChildren)) {
+        // The agent's server stops here; another client deletes the node.
+        zk.LagReadsOf(s);
+        ASSERT_EQ(zk.Delete(own), ZkCode::kOk);
+        deleted = true;
+      }
+      ZkResult r = zk.Apply(s, req, now);
+      if (join && r.code == ZkCode::kOk) own = r.created_path;
+      auto more = core.Handle(ResultEvent{r}, now);
+      next.insert(next.end(), more.begin(), more.end());
+    }
+    pending = std::move(next);
+  }
+  for (auto& a : pending) {
+    if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
+  }
+  ASSERT_TRUE(deleted) << "no listing after the create";
+  EXPECT_FALSE(claimed) << "claimed from a listing that still showed the deleted node";
+  EXPECT_TRUE(rejoined) << "did not see that its node is gone";
+  EXPECT_EQ(core.RoleAt(now), Role::kPassive);
+}
+
+// A sync that fails leaves its listing unproven: no claim from it; the next
+// listing (at the renewal) carries a new sync and the claim follows.
+TEST(SyncTest, AFailedSyncDefersTheClaimToTheNextListing) {
+  testing::FakeZk zk;
+  MonoTime now{std::chrono::seconds(1000)};
+  int64_t s = zk.NewSession(std::chrono::seconds(10), now);
+  LatchCore core(Config("me", "55555555-5555-4555-8555-555555555555"));
+  int syncs = 0;
+  bool fail_syncs = true, claimed = false;
+  auto run = [&](std::vector<Action> pending) {
+    for (int round = 0; round < 30 && !pending.empty(); ++round) {
+      std::vector<Action> next;
+      for (auto& a : pending) {
+        if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
+        auto* send = std::get_if<SendAction>(&a);
+        if (!send) continue;
+        ZkResult r = zk.Apply(s, send->request, now);
+        if (send->request.kind == ZkRequestKind::kSync) {
+          ++syncs;
+          if (fail_syncs) r.code = ZkCode::kNoAuth;
+        }
+        auto more = core.Handle(ResultEvent{r}, now);
+        next.insert(next.end(), more.begin(), more.end());
+      }
+      pending = std::move(next);
+    }
+  };
+  run(core.Handle(SessionUpEvent{s, std::chrono::seconds(10)}, now));
+  ASSERT_GT(syncs, 0) << "no sync before the listing";
+  EXPECT_FALSE(claimed) << "claimed from a listing whose sync failed";
+  EXPECT_EQ(core.RoleAt(now), Role::kPassive);
+  fail_syncs = false;
+  now += std::chrono::seconds(1);  // past the renewal interval (1 s)
+  run(core.Handle(TickEvent{}, now));
+  EXPECT_TRUE(claimed);
+  EXPECT_EQ(core.RoleAt(now), Role::kActive);
 }
 
 }  // namespace

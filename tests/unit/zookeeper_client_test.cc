@@ -1,6 +1,7 @@
 // MakeZookeeperClient against a real ZooKeeper server started by the test.
 #include "lib/zk/zookeeper_client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -46,6 +47,7 @@ class Recorder {
     cb.on_watch = [this](const ZkWatchEvent& event) { watches.push_back(event); };
     cb.on_result = [this](ZkResult result) {
       ++result_count[result.id];
+      answer_order.push_back(result.id);
       results[result.id] = std::move(result);
     };
     return cb;
@@ -76,6 +78,7 @@ class Recorder {
   std::vector<ZkWatchEvent> watches;
   std::map<uint64_t, ZkResult> results;
   std::map<uint64_t, int> result_count;
+  std::vector<uint64_t> answer_order;  // request ids, as answered
 
  private:
   std::mutex mu_;
@@ -269,6 +272,25 @@ TEST_F(ZookeeperClientTest, ConnectCreateWatchCheck) {
   bad_version.version = 5;
   EXPECT_EQ(a.Call(bad_version).code, ZkCode::kBadVersion);
   EXPECT_EQ(a.Simple(ZkRequestKind::kCheck, "no-slash").code, ZkCode::kBadArguments);
+  // A sync is answered (on an existing path or not), in order with a read
+  // submitted right behind it.
+  ZkRequest sync;
+  sync.kind = ZkRequestKind::kSync;
+  sync.path = "/latch_basic";
+  ZkRequest list;
+  list.kind = ZkRequestKind::kGetChildren;
+  list.path = "/latch_basic";
+  uint64_t sync_id = a.Submit(sync);
+  uint64_t list_id = a.Submit(list);
+  ZkResult listed = a.Wait(list_id);
+  EXPECT_EQ(listed.children.size(), 1u);
+  ZkResult synced = a.Wait(sync_id);
+  EXPECT_EQ(synced.code, ZkCode::kOk) << ZkCodeName(synced.code);
+  auto& order = a.recorder().answer_order;
+  EXPECT_LT(std::find(order.begin(), order.end(), sync_id) - order.begin(),
+            std::find(order.begin(), order.end(), list_id) - order.begin());
+  EXPECT_EQ(a.Simple(ZkRequestKind::kSync, "/latch_basic/missing").code, ZkCode::kOk);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kSync, "no-slash").code, ZkCode::kBadArguments);
   EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "no-slash").code, ZkCode::kBadArguments);
 
   Session b(Options());
@@ -364,6 +386,30 @@ TEST_F(ZookeeperClientTest, GuardedWritesApplyOnlyWhileTheGuardExists) {
   expect(both, ZkCode::kOk, false);
   EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded/own").code, ZkCode::kNoNode);
   EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded/info").code, ZkCode::kNoNode);
+
+  // A mark: set with the deletes in the same write, or nothing is applied.
+  ASSERT_EQ(a.Create("/guarded/own", "", CreateMode::kEphemeral).code, ZkCode::kOk);
+  ASSERT_EQ(a.Create("/guarded/info", "x", CreateMode::kEphemeral).code, ZkCode::kOk);
+  both.version = 0;
+  both.mark_path = "/guarded/none";  // a missing mark node fails the whole write
+  expect(both, ZkCode::kNoNode, false);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded/own").code, ZkCode::kOk);
+  both.mark_path = "/guarded";
+  both.mark_data = "own";
+  expect(both, ZkCode::kOk, false);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded/own").code, ZkCode::kNoNode);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded").data, "own");
+  ASSERT_EQ(a.Create("/guarded/own", "", CreateMode::kEphemeral).code, ZkCode::kOk);
+  ZkRequest marked;  // without a guard: {delete(path), set(mark)}
+  marked.kind = ZkRequestKind::kDelete;
+  marked.path = "/guarded/own";
+  marked.mark_path = "/guarded";
+  marked.mark_data = "again";
+  expect(marked, ZkCode::kOk, false);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/guarded").data, "again");
+  expect(marked, ZkCode::kNoNode, false);
+  marked.kind = ZkRequestKind::kCreate;  // only deletes carry a mark
+  EXPECT_EQ(a.Call(marked).code, ZkCode::kBadArguments);
 
   // Only writes can be guarded; bad guard paths are refused.
   ZkResult read = a.Call(guarded(ZkRequestKind::kGetData, "/guarded", ""));
@@ -507,6 +553,7 @@ TEST_F(ZookeeperClientTest, ExpiryIsReportedOnceAndReopenDoesNotWait) {
   // The dead handle refuses everything, still answering each request once.
   EXPECT_EQ(a.Simple(ZkRequestKind::kGetData, "/").code, ZkCode::kInvalidState);
   EXPECT_EQ(a.Simple(ZkRequestKind::kCheck, "/").code, ZkCode::kInvalidState);
+  EXPECT_EQ(a.Simple(ZkRequestKind::kSync, "/").code, ZkCode::kInvalidState);
   EXPECT_EQ(a.Create("/x", "", CreateMode::kEphemeral).code, ZkCode::kInvalidState);
 
   // A new session right away: the dead handle is closed in the background.
