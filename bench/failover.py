@@ -2,6 +2,7 @@
 """Failover benchmark: latchd side by side with an Atlas-like Curator LeaderLatch sidecar.
 
     python3 bench/failover.py [--reps=3] [--scenarios=graceful,crash,...] [--session-ms=4000]
+                              [--warmup=3]
 
 One run, one ensemble: a 3-node ZooKeeper (tickTime 200 ms) on loopback; three latchd agents
 (zk_root /latchd-bench) and three bench/CuratorSidecar.java processes (zk_root /atlas-bench),
@@ -24,6 +25,11 @@ ZooKeeper server for 2 x session timeout), pause (SIGSTOP of the ACTIVE for sess
 2 s), zk_server_loss (SIGKILL of the ZooKeeper server the ACTIVE is connected to), zk_leader_kill,
 conn_reset (the ACTIVE's ZooKeeper connection reset), quorum_loss (2 of 3 servers down for
 session timeout + 1.5 s), parent_deleted (another client deletes the latch parent).
+
+Before the scenarios, --warmup graceful handovers of each group are made and not counted: the
+ZooKeeper and Curator JVMs run interpreted code at first, which makes the first commits (and so
+the first handovers) slower than in a ZooKeeper ensemble that has been up for a while;
+--warmup=0 measures from a cold start.
 
 Writes bench/out/failover.md (the table) and bench/out/failover.json (every measurement).
 Exit status 0 when everything ran and latchd broke no invariant, 1 otherwise. Every process is
@@ -564,6 +570,10 @@ def main():
                     help="which contenders to run: latchd, curator or both (comma-separated)")
     ap.add_argument("--out", default=os.path.join(OUT_DIR, "failover.md"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--warmup", type=int, default=3,
+                    help="graceful handovers of every group before the scenarios, not counted "
+                    "(the JVMs of ZooKeeper and Curator run interpreted code at first; a "
+                    "production ensemble is warm); invariants are checked all the same")
     ap.add_argument("--max_background", type=float, default=15.0,
                     help="before each scenario wait until other processes use less than this "
                     "%% of the machine ...")
@@ -610,6 +620,14 @@ def main():
         say("ACTIVE: %s; observer %s" % (
             ", ".join("%s %s" % (g.name, g.active().id) for g in groups),
             {k: "%.1f ms" % v[1] for k, v in cl.observer.period_stats().items()}))
+        for i in range(args.warmup):
+            t_from = now_ns()
+            cl.note("== warm-up #%d (not counted)" % (i + 1))
+            hits, t_heal = sc_graceful(cl, groups, T)
+            settled = cl.check_after_heal(t_heal, t_from=t_from)
+            say("warm-up #%d: %s" % (i + 1, ", ".join(
+                "%s %s" % (k, "settled" if v[0] is not None else "NOT settled")
+                for k, v in settled.items())))
         for name, fn, desc in SCENARIOS:
             if name not in wanted:
                 continue
@@ -670,11 +688,14 @@ def main():
         ok = False
         say("latchd invariant violations:\n%s" % "\n".join(str(v) for v in cl.violations))
     meta = {
-        "command": "python3 bench/failover.py --reps=%d --session-ms=%d%s%s" % (
+        "command": "python3 bench/failover.py --reps=%d --session-ms=%d%s%s%s" % (
             args.reps, args.session_ms,
+            "" if args.warmup == 3 else " --warmup=%d" % args.warmup,
             "" if set(wanted) == {n for n, _, _ in SCENARIOS} else " --scenarios=" + args.scenarios,
             "" if want_groups == {"latchd", "curator"} else " --groups=" + args.groups),
         "binaries": harness.bin_dir(),
+        "warm-up": "%d graceful handovers of each group before the scenarios, not counted"
+                   % args.warmup,
         "machine": "%d CPUs, %s" % (os.cpu_count(), os.uname().release),
         "duration": "%.0f s" % (time.monotonic() - t_begin),
         "observer period (mean per channel, last 30 s)": ", ".join(
