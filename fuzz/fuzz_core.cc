@@ -7,7 +7,8 @@
 // data, stat or children the input chooses. Other events: session up (same or
 // new session, negotiated timeout), connection loss, expiry (the session's
 // ephemeral nodes go), watches (fired by the simulated ZooKeeper or made up),
-// other participants joining and nodes vanishing, ticks (sometimes exactly at
+// other participants joining and nodes vanishing (sometimes with the handover
+// mark of a graceful step-down), ticks (sometimes exactly at
 // NextDeadline, as the agent's timer does), stop, yield, ack, hook results.
 //
 // One rule keeps the simulated world honest: a ZooKeeper server answers
@@ -414,9 +415,12 @@ class Harness {
         } else {
           r.code = ZkCode::kNoNode;
         }
+        if (r.code == ZkCode::kOk && q.mark_path == latch_path_) mark_ = q.mark_data;
         break;
       case ZkRequestKind::kGetData:
-        if (q.path == asi_path_ && asi_) {
+        if (q.path == latch_path_ && persistent_.count(latch_path_)) {
+          r.data = mark_;  // the handover mark
+        } else if (q.path == asi_path_ && asi_) {
           r.data = asi_->data;
           r.stat.version = asi_->version;
           r.stat.ephemeral_owner = asi_->owner;
@@ -445,6 +449,8 @@ class Harness {
         break;
       case ZkRequestKind::kCheck:
         if (!(latch_child && nodes_.count(base))) r.code = ZkCode::kNoNode;
+        break;
+      case ZkRequestKind::kSync:  // one server: always up to date
         break;
       case ZkRequestKind::kSetData:
         if (q.path != asi_path_ || !asi_) {
@@ -518,12 +524,16 @@ class Harness {
       for (const auto& [name, n] : nodes_) FireWatch(latch_path_ + "/" + name, WatchEventType::kDeleted);
       nodes_.clear();
       persistent_.erase(latch_path_);
+      mark_.clear();
       return;
     }
     if (nodes_.empty()) return;
     auto it = nodes_.begin();
     std::advance(it, in_.ConsumeIntegralInRange<size_t>(0, nodes_.size() - 1));
     std::string path = latch_path_ + "/" + it->first;
+    // Sometimes another participant's graceful step-down, which leaves the
+    // handover mark with the delete.
+    if (it->second.owner != session_ && in_.ConsumeBool()) mark_ = it->first;
     nodes_.erase(it);
     FireWatch(path, WatchEventType::kDeleted);
   }
@@ -596,6 +606,7 @@ class Harness {
 
   std::set<std::string> persistent_;
   std::map<std::string, Node> nodes_;  // latch children by name
+  std::string mark_;                   // data of the latch node: the handover mark
   std::optional<AsiNode> asi_;
   int64_t next_seq_ = 0;
   int64_t next_zxid_ = 0x100000000;

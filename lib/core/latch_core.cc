@@ -286,6 +286,7 @@ void LatchCore::ResetNode() {
 
 void LatchCore::StartJoin() {
   join_at_.reset();
+  handover_from_.clear();
   if (!connected_ || stopping_) {
     phase_ = Phase::kIdle;
     return;
@@ -465,9 +466,11 @@ void LatchCore::SendList() {
   if (!leader_) {
     // This listing may make the agent leader: send a sync right before it.
     // ZooKeeper answers one session's requests in order, so the listing comes
-    // from a server that has caught up with the ZooKeeper leader's state at
-    // some point after now: a node deleted before now (by anyone) is not in
-    // it, and a node first in it is still first.
+    // from a server that has caught up with the ZooKeeper leader first: a
+    // node deleted (by anyone) before the sync reached the leader is not in
+    // it. This narrows what a lagging server can show; safety rests on the
+    // claim check or the handover mark and on the guarded publish (ZooKeeper's
+    // sync is not a quorum operation, ZOOKEEPER-1675).
     sync_id = Send(Request(ZkRequestKind::kSync, latch_path_), Purpose::kSync);
     if (!handover_from_.empty()) {
       // Second in line: whether the first node was handed over (OnList).
@@ -1056,11 +1059,18 @@ void LatchCore::OnStepDownDelete(const ZkResult& r, const Pending& p) {
     NoteConnectionLoss();
     return;
   }
-  bool marked = p.purpose == Purpose::kStepDownBoth || p.purpose == Purpose::kStepDownMarked;
-  if (marked && IsServerAnswer(r.code) && r.code != ZkCode::kOk && !r.guard_failed &&
-      !(p.purpose == Purpose::kStepDownMarked && r.code == ZkCode::kNoNode) && !own_node_.empty()) {
+  bool failed = IsServerAnswer(r.code) && r.code != ZkCode::kOk && !own_node_.empty();
+  if (failed && p.purpose == Purpose::kStepDownBoth && !r.guard_failed) {
     // The address was not ours to delete any more (or already gone), or the
-    // mark could not be written (the latch node's ACL): the node alone, then.
+    // mark could not be written: the node and the mark, then.
+    ZkRequest del = Request(ZkRequestKind::kDelete, OwnPath());
+    del.mark_path = latch_path_;
+    del.mark_data = own_node_;
+    Send(std::move(del), Purpose::kStepDownMarked, own_node_);
+    return;
+  }
+  if (failed && p.purpose == Purpose::kStepDownMarked && r.code != ZkCode::kNoNode) {
+    // The mark could not be written (the latch node's ACL): the node alone.
     Send(Request(ZkRequestKind::kDelete, OwnPath()), Purpose::kStepDownDelete, own_node_);
     return;
   }
@@ -1111,6 +1121,11 @@ void LatchCore::StepDownAndRejoin(const std::string& reason) {
   leader_info_ = LeaderInfo{};
   ++gen_;
   if (!connected_ || own_node_.empty()) {
+    // Not connected: the node cannot be deleted now, but the session may live
+    // on (a reconnect within it). Delete it by its uuid after the reconnect,
+    // or it would hold its place (maybe first) while this agent rejoins.
+    std::optional<LatchNode> node = ParseLatchNode(own_node_);
+    if (node && !node->uuid.empty()) orphan_uuids_.push_back(node->uuid);
     ScheduleRejoin(reason);
     return;
   }

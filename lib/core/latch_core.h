@@ -153,17 +153,16 @@ class LatchCore {
                      kStopping, kStopped };
   enum class Purpose { kCreateNode, kCreateParent, kRecoverList, kRecoverOwner, kDeleteStray,
                        kOrphanList, kList, kWatchPred, kVerifyOwner, kRenew, kPublishCreate,
-                       kPublishGet, kPublishSet, kPublishDelete, kPublishCheck, kLeaderGet, kAddressGet,
-                       kStepDownDelete, kParticipantGet, kSync, kUnresumedOwner, kClaimCheck,
-                     kHandoverMark, kStepDownMarked,
-                       kStepDownBoth, kWatchOwn };
+                       kPublishGet, kPublishSet, kPublishDelete, kPublishCheck, kLeaderGet,
+                       kAddressGet, kStepDownDelete, kParticipantGet, kSync, kUnresumedOwner,
+                       kClaimCheck, kHandoverMark, kStepDownMarked, kStepDownBoth, kWatchOwn };
   struct Pending {
     Purpose purpose;
     MonoTime sent;
     int64_t session;
     uint64_t gen;
     ZkRequestKind kind;
-    std::string node;  // child name or path the request is about
+    std::string node;  // child name or path the request is about (kList: handover_from_)
     uint64_t sync_id = 0;  // kList: the sync sent right before it, if any
     uint64_t mark_id = 0;  // kList: the read of the handover mark before it, if any
   };
@@ -262,7 +261,7 @@ class LatchCore {
   size_t parent_index_ = 0;
   std::string watched_pred_;
   bool list_in_flight_ = false;
-  uint64_t synced_ = 0;          // id of the last sync answered OK (this session)
+  uint64_t synced_ = 0;          // id of the last sync answered OK (ids are never reused)
   // The predecessor, when it was first in the last listing that showed this
   // agent second; and the last read of the handover mark (request id, data).
   std::string handover_from_;

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <random>
+#include <set>
 
 #include "tests/unit/sim_cluster.h"
 
@@ -826,6 +828,14 @@ int Writes(const std::vector<Action>& actions, size_t from) {
   return n;
 }
 
+// Agents 0 and 1 joined, 0 ACTIVE; between renewals.
+void StartPair(SimCluster& c) {
+  c.Start(0);
+  c.Start(1);
+  c.Advance(milliseconds(50));
+  ASSERT_EQ(c.ActiveIndex(), 0);
+}
+
 // What agent `a` did from action `from` on, in order: "sync", "list", "check"
 // (a check write), "guarded publish", and the roles it announced.
 std::vector<std::string> Trace(const SimCluster::Agent& a, size_t from) {
@@ -891,10 +901,7 @@ TEST(HandoverTest, AGracefulHandoverIsOneWriteThenOne) {
 // write, which gives a lagging server of the deposed leader one commit more.
 TEST(HandoverTest, ALeadersNodeDeletedByAnotherClientCostsACheckWrite) {
   SimCluster c(2);
-  c.Start(0);
-  c.Start(1);
-  c.Advance(milliseconds(50));
-  ASSERT_EQ(c.ActiveIndex(), 0);
+  StartPair(c);
   size_t new_from = c.agent(1).actions.size();
   auto order = SortLatchNodes(c.zk().Children(kLatch));
   ASSERT_EQ(c.zk().Delete(std::string(kLatch) + "/" + order[0].name), ZkCode::kOk);
@@ -905,16 +912,47 @@ TEST(HandoverTest, ALeadersNodeDeletedByAnotherClientCostsACheckWrite) {
             "");
 }
 
+// The mark must name the node that was first: one left by another agent's
+// graceful stop (here the third's) says nothing about how the leader's node
+// went, and the successor writes its check.
+TEST(HandoverTest, AMarkOfAnotherNodeIsNoHandover) {
+  SimCluster c(3);
+  for (int i = 0; i < 3; ++i) c.Start(i);
+  c.Advance(milliseconds(50));
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  auto order = SortLatchNodes(c.zk().Children(kLatch));
+  c.Stop(2);
+  ASSERT_EQ(c.zk().Get(kLatch)->data, order[2].name);
+  size_t new_from = c.agent(1).actions.size();
+  ASSERT_EQ(c.zk().Delete(std::string(kLatch) + "/" + order[0].name), ZkCode::kOk);
+  c.Pump();
+  EXPECT_EQ(c.ActiveIndex(), 1);
+  EXPECT_EQ(MissingStep(Trace(c.agent(1), new_from), {"list", "check", "BECOMING_ACTIVE"}), "");
+}
+
+// A yield while the connection is down cannot delete the node; after the
+// reconnect (same session) the old node is deleted, so that it does not keep
+// its place ahead of everyone while the agent waits behind it.
+TEST(HandoverTest, AYieldWhileDisconnectedLeavesNoNodeBehind) {
+  SimCluster c(2);
+  StartPair(c);
+  c.Drop(0);
+  c.Yield(0);
+  EXPECT_EQ(c.RoleOf(0), Role::kPassive);
+  c.Advance(milliseconds(200));
+  c.Heal(0);
+  c.Advance(seconds(2));
+  EXPECT_EQ(CountNodesOf(c, "host0"), 1);
+  EXPECT_EQ(c.ActiveIndex(), 1);
+}
+
 // Without an advertise URL the same shape: the stopping leader deletes its
 // node (nothing of active_server_info), and the successor's ACTIVE waits for a
 // check of its node written after the claim, not for the next renewal.
 TEST(HandoverTest, WithoutAnAddressACheckWriteFollowsTheClaim) {
   SimCluster c(2);
   c.configure = [](int, LatchConfig& cfg) { cfg.advertise.clear(); };
-  c.Start(0);
-  c.Start(1);
-  c.Advance(milliseconds(50));
-  ASSERT_EQ(c.ActiveIndex(), 0);
+  StartPair(c);
   size_t old_from = c.agent(0).actions.size();
   size_t new_from = c.agent(1).actions.size();
   c.Stop(0);
@@ -986,49 +1024,6 @@ TEST(PublishTest, AStopDuringAPublishLeavesTheSuccessorsAddressAlone) {
 namespace latchd {
 namespace {
 
-// A lagging server can still show a deleted own node as first: the listing
-// that may lead to a claim is sent right behind a sync, which brings the
-// server up to date first.
-TEST(SyncTest, NoClaimFromALaggingServersListing) {
-  testing::FakeZk zk;
-  MonoTime now{std::chrono::seconds(1000)};
-  int64_t s = zk.NewSession(std::chrono::seconds(10), now);
-  LatchCore core(Config("me", "44444444-4444-4444-8444-444444444444"));
-  std::vector<Action> pending = core.Handle(SessionUpEvent{s, std::chrono::seconds(10)}, now);
-  std::string own;
-  bool deleted = false, claimed = false, rejoined = false;
-  for (int round = 0; round < 30 && !pending.empty() && !rejoined; ++round) {
-    std::vector<Action> next;
-    for (auto& a : pending) {
-      if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
-      auto* send = std::get_if<SendAction>(&a);
-      if (!send) continue;
-      const ZkRequest& req = send->request;
-      bool join = req.kind == ZkRequestKind::kCreate && req.mode == CreateMode::kEphemeralSequential;
-      if (join && !own.empty()) rejoined = true;
-      if (!deleted && !own.empty() &&
-          (req.kind == ZkRequestKind::kSync || req.kind == ZkRequestKind::kGetChildren)) {
-        // The agent's server stops here; another client deletes the node.
-        zk.LagReadsOf(s);
-        ASSERT_EQ(zk.Delete(own), ZkCode::kOk);
-        deleted = true;
-      }
-      ZkResult r = zk.Apply(s, req, now);
-      if (join && r.code == ZkCode::kOk) own = r.created_path;
-      auto more = core.Handle(ResultEvent{r}, now);
-      next.insert(next.end(), more.begin(), more.end());
-    }
-    pending = std::move(next);
-  }
-  for (auto& a : pending) {
-    if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
-  }
-  ASSERT_TRUE(deleted) << "no listing after the create";
-  EXPECT_FALSE(claimed) << "claimed from a listing that still showed the deleted node";
-  EXPECT_TRUE(rejoined) << "did not see that its node is gone";
-  EXPECT_EQ(core.RoleAt(now), Role::kPassive);
-}
-
 // A sync that fails leaves its listing unproven: no claim from it; the next
 // listing (at the renewal) carries a new sync and the claim follows.
 TEST(SyncTest, AFailedSyncDefersTheClaimToTheNextListing) {
@@ -1065,6 +1060,124 @@ TEST(SyncTest, AFailedSyncDefersTheClaimToTheNextListing) {
   run(core.Handle(TickEvent{}, now));
   EXPECT_TRUE(claimed);
   EXPECT_EQ(core.RoleAt(now), Role::kActive);
+}
+
+}  // namespace
+}  // namespace latchd
+
+namespace latchd {
+namespace {
+
+// Feeds `actions` to `core` against `zk` (session `s`) until it sends nothing
+// more; no watch is delivered. `before_answer` sees each request with its
+// answer before the core does. Returns the epochs of the claims announced.
+std::set<int64_t> RunQuietly(LatchCore& core, testing::FakeZk& zk, int64_t s,
+                             std::vector<Action> actions, MonoTime now,
+                             const std::function<void(const ZkRequest&, ZkResult&)>& before_answer) {
+  std::set<int64_t> claimed;
+  for (int round = 0; round < 30 && !actions.empty(); ++round) {
+    std::vector<Action> next;
+    for (auto& a : actions) {
+      if (auto* rc = std::get_if<RoleChangeAction>(&a); rc && IsClaim(rc->to)) {
+        claimed.insert(rc->epoch);
+      }
+      auto* send = std::get_if<SendAction>(&a);
+      if (send == nullptr) continue;
+      ZkResult r = zk.Apply(s, send->request, now);
+      before_answer(send->request, r);
+      auto more = core.Handle(ResultEvent{r}, now);
+      next.insert(next.end(), more.begin(), more.end());
+    }
+    actions = std::move(next);
+  }
+  for (auto& a : actions) {
+    if (auto* rc = std::get_if<RoleChangeAction>(&a); rc && IsClaim(rc->to)) {
+      claimed.insert(rc->epoch);
+    }
+  }
+  return claimed;
+}
+
+// The own node deleted by another client right after the listing that shows
+// it first (the notification not yet here): no claim with that node (the
+// check write, or the read that set the own node's watch, sees the delete);
+// the agent rejoins with a new node.
+TEST(ClaimCheckTest, NoClaimWithANodeDeletedAfterTheListing) {
+  testing::FakeZk zk;
+  MonoTime now{seconds(1000)};
+  int64_t s = zk.NewSession(kTimeout, now);
+  LatchCore core(Config("me", "66666666-6666-4666-8666-666666666666"));
+  int64_t gone = 0;
+  std::set<int64_t> claimed = RunQuietly(
+      core, zk, s, core.Handle(SessionUpEvent{s, kTimeout}, now), now,
+      [&](const ZkRequest& req, ZkResult& r) {
+        if (gone != 0 || req.kind != ZkRequestKind::kGetChildren || r.children.size() != 1) return;
+        std::string path = req.path + "/" + r.children[0];
+        gone = zk.Get(path)->stat.czxid;
+        ASSERT_EQ(zk.Delete(path), ZkCode::kOk);
+      });
+  ASSERT_NE(gone, 0) << "no listing showed the own node";
+  EXPECT_EQ(claimed.count(gone), 0u) << "claimed with the deleted node";
+}
+
+// On a handover, too, the listing goes behind a sync: a lagging server that
+// already shows the predecessor handed over, but not yet the successor's own
+// node deleted by another client, does not make the successor claim.
+TEST(SyncTest, AHandoverSeenOnALaggingServerIsNotClaimedWithoutASync) {
+  testing::FakeZk zk;
+  MonoTime now{seconds(1000)};
+  LatchCore first(Config("host0", "77777777-7777-4777-8777-777777777777"));
+  int64_t s0 = StartLeader(first, zk, now);
+  ASSERT_EQ(first.RoleAt(now), Role::kActive);
+  LatchCore second(Config("host1", "88888888-8888-4888-8888-888888888888"));
+  int64_t s1 = zk.NewSession(kTimeout, now);
+  Drive(second, zk, s1, second.Handle(SessionUpEvent{s1, kTimeout}, now), now);
+  ASSERT_EQ(second.RoleAt(now), Role::kPassive);
+  std::string pred = std::string(kLatch) + "/" + first.StatusAt(now).own_node;
+  std::string own = std::string(kLatch) + "/" + second.StatusAt(now).own_node;
+  int64_t own_czxid = zk.Get(own)->stat.czxid;
+  zk.TakeFired();
+  for (const ZkRequest& r : Sends(first.Handle(StopEvent{}, now))) zk.Apply(s0, r, now);
+  ASSERT_FALSE(zk.Exists(pred));
+  ASSERT_EQ(zk.Get(kLatch)->data, BaseName(pred)) << "no handover mark";
+  zk.LagReadsOf(s1);  // host1's server has the handover, not what follows
+  ASSERT_EQ(zk.Delete(own), ZkCode::kOk);
+  std::vector<Action> woken;
+  for (const auto& fired : zk.TakeFired()) {
+    if (fired.session == s1 && fired.event.path == pred) {
+      woken = second.Handle(WatchEvent{fired.event}, now);
+    }
+  }
+  ASSERT_FALSE(woken.empty()) << "host1 was not watching its predecessor";
+  std::set<int64_t> claimed = RunQuietly(second, zk, s1, woken, now, [](const ZkRequest&, ZkResult&) {});
+  EXPECT_EQ(claimed.count(own_czxid), 0u) << "claimed from a listing that still showed its deleted node";
+}
+
+}  // namespace
+}  // namespace latchd
+
+namespace latchd {
+namespace {
+
+// A stop when active_server_info is already gone (someone deleted it; the
+// notification not yet here): the step-down multi fails on it, and the node
+// still goes with the handover mark.
+TEST(PublishTest, AStopWithTheAddressGoneStillLeavesTheHandoverMark) {
+  testing::FakeZk zk;
+  MonoTime now{seconds(1000)};
+  LatchCore core(Config("host0", "99999999-9999-4999-8999-999999999999"));
+  int64_t mine = StartLeader(core, zk, now);
+  ASSERT_EQ(core.RoleAt(now), Role::kActive);
+  std::string own = core.StatusAt(now).own_node;
+  ASSERT_EQ(zk.Delete(kAsi), ZkCode::kOk);
+  zk.TakeFired();
+  std::vector<Action> seen =
+      Drive(core, zk, mine, core.Handle(StopEvent{}, now), now, /*watches=*/false);
+  EXPECT_FALSE(zk.Exists(std::string(kLatch) + "/" + own));
+  EXPECT_EQ(zk.Get(kLatch)->data, own) << "no handover mark";
+  EXPECT_TRUE(std::any_of(seen.begin(), seen.end(),
+                          [](const Action& a) { return std::holds_alternative<FinishedAction>(a); }))
+      << "the stop did not finish";
 }
 
 }  // namespace
