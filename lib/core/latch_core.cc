@@ -1034,23 +1034,29 @@ void LatchCore::SendStepDownDeletes() {
   // One write. It also names the node in the latch node's data (the handover
   // mark): the successor, seeing its predecessor deleted that way, knows its
   // owner stopped claiming before and takes over without a check write.
-  ZkRequest del;
   if (!config_.advertise.empty() && (published_ || publish_in_flight_)) {
     // multi {delete(own node), delete(active_server_info), set(mark)}: the
     // successor, woken by the node's deletion, finds the address gone too,
     // and the address goes only while the node shows that no one else leads.
-    del = Request(ZkRequestKind::kDelete, asi_path_);
+    ZkRequest del = Request(ZkRequestKind::kDelete, asi_path_);
     del.version = published_ ? asi_version_ : -1;
     del.guard = OwnPath();
     del.guard_delete = true;
+    del.mark_path = latch_path_;
+    del.mark_data = own_node_;
+    Send(std::move(del), Purpose::kStepDownBoth, own_node_);
   } else {
-    del = Request(ZkRequestKind::kDelete, OwnPath());  // multi {delete(own node), set(mark)}
+    SendMarkedDelete();
   }
+  ++step_down_pending_;
+}
+
+// multi {delete(own node), set(mark)}.
+void LatchCore::SendMarkedDelete() {
+  ZkRequest del = Request(ZkRequestKind::kDelete, OwnPath());
   del.mark_path = latch_path_;
   del.mark_data = own_node_;
-  bool both = !del.guard.empty();
-  Send(std::move(del), both ? Purpose::kStepDownBoth : Purpose::kStepDownMarked, own_node_);
-  ++step_down_pending_;
+  Send(std::move(del), Purpose::kStepDownMarked, own_node_);
 }
 
 void LatchCore::OnStepDownDelete(const ZkResult& r, const Pending& p) {
@@ -1063,10 +1069,7 @@ void LatchCore::OnStepDownDelete(const ZkResult& r, const Pending& p) {
   if (failed && p.purpose == Purpose::kStepDownBoth && !r.guard_failed) {
     // The address was not ours to delete any more (or already gone), or the
     // mark could not be written: the node and the mark, then.
-    ZkRequest del = Request(ZkRequestKind::kDelete, OwnPath());
-    del.mark_path = latch_path_;
-    del.mark_data = own_node_;
-    Send(std::move(del), Purpose::kStepDownMarked, own_node_);
+    SendMarkedDelete();
     return;
   }
   if (failed && p.purpose == Purpose::kStepDownMarked && r.code != ZkCode::kNoNode) {

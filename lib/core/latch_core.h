@@ -213,6 +213,7 @@ class LatchCore {
   void SendRenew();
   void SendPublish();
   void SendStepDownDeletes();
+  void SendMarkedDelete();
   void MaybeClaim();
   void LoseLeadership(const std::string& reason);
   void StopClaiming(const std::string& reason);

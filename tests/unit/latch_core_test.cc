@@ -656,8 +656,11 @@ constexpr auto kTimeout = std::chrono::seconds(10);
 // until the core sends nothing more. Watches fired meanwhile are delivered
 // after the answers when `watches`, else dropped (a notification still on its
 // way). Returns every action seen.
+// `before_answer`, if set, sees each request with its answer before the core.
+using AnswerHook = std::function<void(const ZkRequest&, ZkResult&)>;
 std::vector<Action> Drive(LatchCore& core, testing::FakeZk& zk, int64_t session,
-                          std::vector<Action> actions, MonoTime now, bool watches = true) {
+                          std::vector<Action> actions, MonoTime now, bool watches = true,
+                          const AnswerHook& before_answer = nullptr) {
   std::vector<Action> seen;
   for (int round = 0; round < 50 && !actions.empty(); ++round) {
     std::vector<Action> next;
@@ -665,7 +668,9 @@ std::vector<Action> Drive(LatchCore& core, testing::FakeZk& zk, int64_t session,
       seen.push_back(a);
       auto* send = std::get_if<SendAction>(&a);
       if (send == nullptr) continue;
-      auto more = core.Handle(ResultEvent{zk.Apply(session, send->request, now)}, now);
+      ZkResult r = zk.Apply(session, send->request, now);
+      if (before_answer) before_answer(send->request, r);
+      auto more = core.Handle(ResultEvent{r}, now);
       next.insert(next.end(), more.begin(), more.end());
     }
     for (const auto& fired : zk.TakeFired()) {
@@ -676,6 +681,15 @@ std::vector<Action> Drive(LatchCore& core, testing::FakeZk& zk, int64_t session,
     actions = std::move(next);
   }
   return seen;
+}
+
+// The epochs of the claims announced in `actions`.
+std::set<int64_t> ClaimsIn(const std::vector<Action>& actions) {
+  std::set<int64_t> epochs;
+  for (const auto& a : actions) {
+    if (auto* rc = std::get_if<RoleChangeAction>(&a); rc && IsClaim(rc->to)) epochs.insert(rc->epoch);
+  }
+  return epochs;
 }
 
 LatchConfig Config(const std::string& id, const std::string& uuid) {
@@ -1032,33 +1046,21 @@ TEST(SyncTest, AFailedSyncDefersTheClaimToTheNextListing) {
   int64_t s = zk.NewSession(std::chrono::seconds(10), now);
   LatchCore core(Config("me", "55555555-5555-4555-8555-555555555555"));
   int syncs = 0;
-  bool fail_syncs = true, claimed = false;
-  auto run = [&](std::vector<Action> pending) {
-    for (int round = 0; round < 30 && !pending.empty(); ++round) {
-      std::vector<Action> next;
-      for (auto& a : pending) {
-        if (auto* rc = std::get_if<RoleChangeAction>(&a)) claimed |= IsClaim(rc->to);
-        auto* send = std::get_if<SendAction>(&a);
-        if (!send) continue;
-        ZkResult r = zk.Apply(s, send->request, now);
-        if (send->request.kind == ZkRequestKind::kSync) {
-          ++syncs;
-          if (fail_syncs) r.code = ZkCode::kNoAuth;
-        }
-        auto more = core.Handle(ResultEvent{r}, now);
-        next.insert(next.end(), more.begin(), more.end());
-      }
-      pending = std::move(next);
-    }
+  bool fail_syncs = true;
+  AnswerHook hook = [&](const ZkRequest& req, ZkResult& r) {
+    if (req.kind != ZkRequestKind::kSync) return;
+    ++syncs;
+    if (fail_syncs) r.code = ZkCode::kNoAuth;
   };
-  run(core.Handle(SessionUpEvent{s, std::chrono::seconds(10)}, now));
+  std::set<int64_t> claimed = ClaimsIn(
+      Drive(core, zk, s, core.Handle(SessionUpEvent{s, kTimeout}, now), now, false, hook));
   ASSERT_GT(syncs, 0) << "no sync before the listing";
-  EXPECT_FALSE(claimed) << "claimed from a listing whose sync failed";
+  EXPECT_TRUE(claimed.empty()) << "claimed from a listing whose sync failed";
   EXPECT_EQ(core.RoleAt(now), Role::kPassive);
   fail_syncs = false;
   now += std::chrono::seconds(1);  // past the renewal interval (1 s)
-  run(core.Handle(TickEvent{}, now));
-  EXPECT_TRUE(claimed);
+  claimed = ClaimsIn(Drive(core, zk, s, core.Handle(TickEvent{}, now), now, false, hook));
+  EXPECT_FALSE(claimed.empty());
   EXPECT_EQ(core.RoleAt(now), Role::kActive);
 }
 
@@ -1067,36 +1069,6 @@ TEST(SyncTest, AFailedSyncDefersTheClaimToTheNextListing) {
 
 namespace latchd {
 namespace {
-
-// Feeds `actions` to `core` against `zk` (session `s`) until it sends nothing
-// more; no watch is delivered. `before_answer` sees each request with its
-// answer before the core does. Returns the epochs of the claims announced.
-std::set<int64_t> RunQuietly(LatchCore& core, testing::FakeZk& zk, int64_t s,
-                             std::vector<Action> actions, MonoTime now,
-                             const std::function<void(const ZkRequest&, ZkResult&)>& before_answer) {
-  std::set<int64_t> claimed;
-  for (int round = 0; round < 30 && !actions.empty(); ++round) {
-    std::vector<Action> next;
-    for (auto& a : actions) {
-      if (auto* rc = std::get_if<RoleChangeAction>(&a); rc && IsClaim(rc->to)) {
-        claimed.insert(rc->epoch);
-      }
-      auto* send = std::get_if<SendAction>(&a);
-      if (send == nullptr) continue;
-      ZkResult r = zk.Apply(s, send->request, now);
-      before_answer(send->request, r);
-      auto more = core.Handle(ResultEvent{r}, now);
-      next.insert(next.end(), more.begin(), more.end());
-    }
-    actions = std::move(next);
-  }
-  for (auto& a : actions) {
-    if (auto* rc = std::get_if<RoleChangeAction>(&a); rc && IsClaim(rc->to)) {
-      claimed.insert(rc->epoch);
-    }
-  }
-  return claimed;
-}
 
 // The own node deleted by another client right after the listing that shows
 // it first (the notification not yet here): no claim with that node (the
@@ -1108,14 +1080,14 @@ TEST(ClaimCheckTest, NoClaimWithANodeDeletedAfterTheListing) {
   int64_t s = zk.NewSession(kTimeout, now);
   LatchCore core(Config("me", "66666666-6666-4666-8666-666666666666"));
   int64_t gone = 0;
-  std::set<int64_t> claimed = RunQuietly(
-      core, zk, s, core.Handle(SessionUpEvent{s, kTimeout}, now), now,
+  std::set<int64_t> claimed = ClaimsIn(Drive(
+      core, zk, s, core.Handle(SessionUpEvent{s, kTimeout}, now), now, /*watches=*/false,
       [&](const ZkRequest& req, ZkResult& r) {
         if (gone != 0 || req.kind != ZkRequestKind::kGetChildren || r.children.size() != 1) return;
         std::string path = req.path + "/" + r.children[0];
         gone = zk.Get(path)->stat.czxid;
         ASSERT_EQ(zk.Delete(path), ZkCode::kOk);
-      });
+      }));
   ASSERT_NE(gone, 0) << "no listing showed the own node";
   EXPECT_EQ(claimed.count(gone), 0u) << "claimed with the deleted node";
 }
@@ -1149,7 +1121,7 @@ TEST(SyncTest, AHandoverSeenOnALaggingServerIsNotClaimedWithoutASync) {
     }
   }
   ASSERT_FALSE(woken.empty()) << "host1 was not watching its predecessor";
-  std::set<int64_t> claimed = RunQuietly(second, zk, s1, woken, now, [](const ZkRequest&, ZkResult&) {});
+  std::set<int64_t> claimed = ClaimsIn(Drive(second, zk, s1, woken, now, /*watches=*/false));
   EXPECT_EQ(claimed.count(own_czxid), 0u) << "claimed from a listing that still showed its deleted node";
 }
 
