@@ -690,7 +690,7 @@ def main():
     meta = {
         "command": "python3 bench/failover.py --reps=%d --session-ms=%d%s%s%s" % (
             args.reps, args.session_ms,
-            "" if args.warmup == 3 else " --warmup=%d" % args.warmup,
+            "" if args.warmup == ap.get_default("warmup") else " --warmup=%d" % args.warmup,
             "" if set(wanted) == {n for n, _, _ in SCENARIOS} else " --scenarios=" + args.scenarios,
             "" if want_groups == {"latchd", "curator"} else " --groups=" + args.groups),
         "binaries": harness.bin_dir(),

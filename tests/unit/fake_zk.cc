@@ -117,11 +117,11 @@ ZkResult FakeZk::Apply(int64_t session, const ZkRequest& req, MonoTime now) {
   }
   r = ApplyOp(session, req);
   if (r.code != ZkCode::kOk) return r;
-  Node& mark = nodes_[req.mark_path];
-  mark.data = req.mark_data;
-  mark.stat.mzxid = ++zxid_;
-  ++mark.stat.version;
-  Fire(req.mark_path, WatchEventType::kDataChanged);
+  ZkRequest set;  // the multi's last op
+  set.kind = ZkRequestKind::kSetData;
+  set.path = req.mark_path;
+  set.data = req.mark_data;
+  ApplyOp(session, set);
   return r;
 }
 
