@@ -31,6 +31,13 @@ std::string_view ZkCodeName(ZkCode code) {
     case ZkCode::kSessionExpired: return "SESSIONEXPIRED";
     case ZkCode::kClosing: return "CLOSING";
     case ZkCode::kInvalidState: return "INVALIDSTATE";
+    case ZkCode::kInvalidAcl: return "INVALIDACL";
+    case ZkCode::kAuthFailed: return "AUTHFAILED";
+    case ZkCode::kSessionMoved: return "SESSIONMOVED";
+    case ZkCode::kNoChildrenForEphemerals: return "NOCHILDRENFOREPHEMERALS";
+    case ZkCode::kNotReadOnly: return "NOTREADONLY";
+    case ZkCode::kThrottled: return "THROTTLEDOP";
+    case ZkCode::kSaslAuthRequired: return "SESSIONCLOSEDREQUIRESASLAUTH";
     case ZkCode::kOther: return "OTHER";
   }
   return "OTHER";

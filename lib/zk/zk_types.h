@@ -25,7 +25,14 @@ enum class ZkCode {
   kSessionExpired,
   kClosing,           // the handle is being closed
   kInvalidState,      // the handle is dead (after EXPIRED)
-  kOther,
+  kInvalidAcl,        // the ACL of a create is not valid (e.g. auth: with no credentials)
+  kAuthFailed,        // the session's authentication failed
+  kSessionMoved,      // the session moved to another server; the request was ignored
+  kNoChildrenForEphemerals,
+  kNotReadOnly,       // a write sent to a read-only server
+  kThrottled,         // the server refused the request for load; nothing was done
+  kSaslAuthRequired,  // the server closed the session: it requires SASL (enforce.auth)
+  kOther,             // any other code (ZkResult::raw_code has it)
 };
 
 // True when a ZooKeeper server processed the request and answered it (OK or a
@@ -88,6 +95,7 @@ struct ZkRequest {
 struct ZkResult {
   uint64_t id = 0;
   ZkCode code = ZkCode::kOther;
+  int raw_code = 0;  // the ZooKeeper C client's code (ZOK, ZNONODE, ...), for logs
   std::string data;
   ZkStat stat;
   std::vector<std::string> children;

@@ -111,8 +111,20 @@ ZkCode MapCode(int rc) {
     case ZSESSIONEXPIRED: return ZkCode::kSessionExpired;
     case ZCLOSING: return ZkCode::kClosing;
     case ZINVALIDSTATE: return ZkCode::kInvalidState;
+    case ZINVALIDACL: return ZkCode::kInvalidAcl;
+    case ZAUTHFAILED: return ZkCode::kAuthFailed;
+    case ZSESSIONMOVED: return ZkCode::kSessionMoved;
+    case ZNOCHILDRENFOREPHEMERALS: return ZkCode::kNoChildrenForEphemerals;
+    case ZNOTREADONLY: return ZkCode::kNotReadOnly;
+    case ZTHROTTLEDOP: return ZkCode::kThrottled;
+    case ZSESSIONCLOSEDREQUIRESASLAUTH: return ZkCode::kSaslAuthRequired;
     default: return ZkCode::kOther;
   }
+}
+
+void SetCode(ZkResult* result, int rc) {
+  result->code = MapCode(rc);
+  result->raw_code = rc;
 }
 
 ZkStat ToZkStat(const struct Stat* stat) {
@@ -342,7 +354,7 @@ void Complete(const void* data, ZkResult result) {
 
 void CreateCompletion(int rc, const char* value, const struct Stat* stat, const void* data) {
   ZkResult result;
-  result.code = MapCode(rc);
+  SetCode(&result, rc);
   if (rc == ZOK) {
     if (value != nullptr) result.created_path = value;
     result.stat = ToZkStat(stat);
@@ -352,19 +364,19 @@ void CreateCompletion(int rc, const char* value, const struct Stat* stat, const 
 
 void VoidCompletion(int rc, const void* data) {
   ZkResult result;
-  result.code = MapCode(rc);
+  SetCode(&result, rc);
   Complete(data, std::move(result));
 }
 
 void SyncCompletion(int rc, const char* /*path*/, const void* data) {
   ZkResult result;
-  result.code = MapCode(rc);
+  SetCode(&result, rc);
   Complete(data, std::move(result));
 }
 
 void StatCompletion(int rc, const struct Stat* stat, const void* data) {
   ZkResult result;
-  result.code = MapCode(rc);
+  SetCode(&result, rc);
   if (rc == ZOK) result.stat = ToZkStat(stat);
   Complete(data, std::move(result));
 }
@@ -372,7 +384,7 @@ void StatCompletion(int rc, const struct Stat* stat, const void* data) {
 void DataCompletion(int rc, const char* value, int value_len, const struct Stat* stat,
                     const void* data) {
   ZkResult result;
-  result.code = MapCode(rc);
+  SetCode(&result, rc);
   if (rc == ZOK) {
     if (value != nullptr && value_len > 0) result.data.assign(value, static_cast<size_t>(value_len));
     result.stat = ToZkStat(stat);
@@ -385,7 +397,7 @@ void DataCompletion(int rc, const char* value, int value_len, const struct Stat*
 void GuardedCompletion(int rc, const void* data) {
   const RequestContext* ctx = static_cast<const RequestContext*>(data);
   ZkResult result;
-  result.code = MapCode(rc);
+  SetCode(&result, rc);
   if (rc == ZOK) {
     if (ctx->kind == ZkRequestKind::kCreate) {
       result.created_path = ctx->created_path;
@@ -395,14 +407,14 @@ void GuardedCompletion(int rc, const void* data) {
   } else if (ctx->guarded && IsServerAnswer(result.code) && ctx->multi_result[0].err != ZOK) {
     // The server answered and the check, the first op, failed.
     result.guard_failed = true;
-    result.code = MapCode(ctx->multi_result[0].err);
+    SetCode(&result, ctx->multi_result[0].err);
   }
   Complete(data, std::move(result));
 }
 
 void ChildrenCompletion(int rc, const struct String_vector* strings, const void* data) {
   ZkResult result;
-  result.code = MapCode(rc);
+  SetCode(&result, rc);
   if (rc == ZOK && strings != nullptr) {
     result.children.reserve(static_cast<size_t>(strings->count));
     for (int32_t i = 0; i < strings->count; ++i) result.children.emplace_back(strings->data[i]);
@@ -653,7 +665,7 @@ class ZookeeperClient final : public ZkClient {
     VLOG(1) << "zookeeper: request " << id << " refused: " << zerror(rc);
     ZkResult result;
     result.id = id;
-    result.code = MapCode(rc);
+    SetCode(&result, rc);
     handle_->Deliver([result = std::move(result)](const ZkClientCallbacks& cb) mutable {
       if (cb.on_result) cb.on_result(std::move(result));
     });
