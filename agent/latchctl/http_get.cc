@@ -1,4 +1,5 @@
 #include "agent/latchctl/http_get.h"
+#include "lib/util/strings.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -23,14 +24,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 int MsLeft(Clock::time_point deadline) {
@@ -85,7 +78,7 @@ Result<std::string> DecodeChunked(std::string_view body) {
   while (true) {
     size_t eol = body.find("\r\n");
     if (eol == std::string_view::npos) return Status::Error("truncated chunked body");
-    std::string_view size_text = Trim(body.substr(0, body.find_first_of(";\r")));
+    std::string_view size_text = Trim(body.substr(0, body.find_first_of(";\r")), " \t\r");
     size_t size = 0;
     auto [ptr, ec] = std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
     if (ec != std::errc() || ptr != size_text.data() + size_text.size()) {
@@ -200,7 +193,8 @@ Result<HttpResponse> ParseHttpResponse(std::string_view raw) {
     fields = e == std::string_view::npos ? "" : fields.substr(e + 2);
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    r.headers[Lower(Trim(line.substr(0, colon)))] = std::string(Trim(line.substr(colon + 1)));
+    r.headers[Lower(Trim(line.substr(0, colon), " \t\r"))] =
+        std::string(Trim(line.substr(colon + 1), " \t\r"));
   }
   if (auto it = r.headers.find("transfer-encoding");
       it != r.headers.end() && Lower(it->second).find("chunked") != std::string::npos) {

@@ -18,6 +18,7 @@
 #include "lib/util/one_line.h"
 #include "lib/util/read_file.h"
 #include "lib/zk/acl.h"
+#include "lib/util/strings.h"
 
 namespace latchd {
 namespace {
@@ -56,12 +57,6 @@ std::string_view SkipBlanks(std::string_view s) {
 }
 
 // Java's String.trim(): everything up to and including ' ' goes.
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && static_cast<unsigned char>(s.front()) <= ' ') s.remove_prefix(1);
-  while (!s.empty() && static_cast<unsigned char>(s.back()) <= ' ') s.remove_suffix(1);
-  return s;
-}
-
 // A value for a one-line message: quoted, control characters escaped, cut.
 std::string Quote(std::string_view s) {
   static const char* kHex = "0123456789abcdef";
@@ -202,7 +197,7 @@ Result<std::optional<std::string>> Value(const Props& props, std::string_view ke
                                          bool secret = false) {
   const std::string* raw = Find(props, key);
   if (raw == nullptr) return std::optional<std::string>();
-  std::string v(Trim(*raw));
+  std::string v(TrimBlanksAndControls(*raw));
   if (v.find("${") != std::string::npos) {
     return KeyError(key, (secret ? std::string("the value") : Quote(v)) +
                              " uses ${...} interpolation, which latchd does not expand: "
@@ -421,7 +416,7 @@ Result<AtlasHaSettings> ReadAtlasHaSettings(const std::map<std::string, std::str
     std::string_view rest = **ids;
     while (true) {
       size_t comma = rest.find(',');
-      std::string id(Trim(rest.substr(0, comma)));
+      std::string id(TrimBlanksAndControls(rest.substr(0, comma)));
       if (id.empty()) return KeyError(kServerIds, Quote(**ids) + " has an empty id");
       if (std::find(s.server_ids.begin(), s.server_ids.end(), id) != s.server_ids.end()) {
         return KeyError(kServerIds, Quote(**ids) + " lists " + Quote(id) + " twice");

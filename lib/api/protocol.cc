@@ -1,4 +1,5 @@
 #include "lib/api/protocol.h"
+#include "lib/util/strings.h"
 
 #include <array>
 #include <charconv>
@@ -12,12 +13,6 @@ static_assert(static_cast<size_t>(Command::kHelp) + 1 == kCommandCount,
 
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
 // The first kMaxWords blank-separated words of a line; `count` counts them
 // all (so a caller sees that there were more).
 constexpr size_t kMaxWords = 2;
@@ -28,7 +23,7 @@ struct LineWords {
 
 LineWords Words(std::string_view s) {
   LineWords out;
-  while (!(s = Trim(s)).empty()) {
+  while (!(s = Trim(s, " \t\r")).empty()) {
     size_t end = s.find_first_of(" \t");
     if (out.count < kMaxWords) out.word[out.count] = s.substr(0, end);
     ++out.count;

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "lib/core/latch_core.h"
+#include "lib/util/session_id.h"
 
 namespace latchd {
 
@@ -40,10 +41,6 @@ void AppendLeaderJson(std::string* out, const LeaderInfo& leader);
 
 // Atlas's /api/atlas/admin/status body: {"Status":"ACTIVE"} (no spaces).
 std::string AtlasStatusBody(Role role);
-
-// "0x..." as ZooKeeper prints session ids.
-std::string SessionIdHex(int64_t session_id);
-void AppendSessionIdHex(std::string* out, int64_t session_id);
 
 }  // namespace latchd
 

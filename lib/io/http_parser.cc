@@ -1,4 +1,5 @@
 #include "lib/io/http_parser.h"
+#include "lib/util/strings.h"
 
 #include <cctype>
 
@@ -16,12 +17,6 @@ bool IsToken(std::string_view s) {
     if (!IsTokenChar(c)) return false;
   }
   return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {

@@ -13,6 +13,7 @@
 
 #include "lib/util/one_line.h"
 #include "lib/util/read_file.h"
+#include "lib/util/strings.h"
 
 namespace latchd {
 namespace {
@@ -24,13 +25,6 @@ constexpr std::string_view kBase64Alphabet =
 constexpr size_t kSha1Base64Length = 28;
 // Refuse to read auth files larger than this (one line is expected).
 constexpr size_t kMaxAuthFileBytes = 64 * 1024;
-
-std::string_view Trim(std::string_view s) {
-  size_t begin = s.find_first_not_of(kWhitespace);
-  if (begin == std::string_view::npos) return {};
-  size_t end = s.find_last_not_of(kWhitespace);
-  return s.substr(begin, end - begin + 1);
-}
 
 // Quotes a value for a one-line message: control characters become \xNN.
 std::string Quote(std::string_view s) { return "\"" + OneLine(s) + "\""; }
@@ -145,15 +139,15 @@ std::string AuthFileReadError(const ReadFileDetails& details) {
 
 Result<std::vector<ZkAclEntry>> ParseAclList(std::string_view text) {
   std::vector<ZkAclEntry> out;
-  if (Trim(text).empty()) return out;
+  if (Trim(text, kWhitespace).empty()) return out;
   size_t start = 0;
   while (true) {
     size_t comma = text.find(',', start);
     std::string_view raw =
         text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    std::string_view entry = Trim(raw);
+    std::string_view entry = Trim(raw, kWhitespace);
     if (entry.empty()) {
-      return Status::Error("--zk_acl: empty entry in " + Quote(Trim(text)));
+      return Status::Error("--zk_acl: empty entry in " + Quote(Trim(text, kWhitespace)));
     }
     Result<ZkAclEntry> parsed = ParseAclEntry(entry);
     if (!parsed.ok()) return parsed.status();
@@ -179,7 +173,7 @@ std::vector<ZkAclEntry> AclForCreate(const std::vector<ZkAclEntry>& configured) 
 }
 
 Result<std::pair<std::string, std::string>> ParseAuth(std::string_view text) {
-  std::string_view trimmed = Trim(text);
+  std::string_view trimmed = Trim(text, kWhitespace);
   size_t colon = trimmed.find(':');
   if (colon == std::string_view::npos) {
     return Status::Error("--zk_auth: expected scheme:auth (no ':' found)");
@@ -204,11 +198,11 @@ Result<std::pair<std::string, std::string>> ReadAuthFile(const std::string& path
   }
   if (!read.ok()) return Status::Error(name + AuthFileReadError(details));
   const std::string& content = *read;
-  if (Trim(content).empty()) return Status::Error(name + " is empty");
+  if (Trim(content, kWhitespace).empty()) return Status::Error(name + " is empty");
   size_t newline = content.find('\n');
   std::string_view first(content);
   if (newline != std::string::npos) {
-    if (!Trim(std::string_view(content).substr(newline + 1)).empty()) {
+    if (!Trim(std::string_view(content).substr(newline + 1), kWhitespace).empty()) {
       return Status::Error(name + " is malformed: expected one line scheme:auth");
     }
     first = first.substr(0, newline);
