@@ -31,9 +31,10 @@ http_src="$root/lib/io/http_parser.cc"
 # library header or this script is newer.
 newest_header=$(ls -t "$root"/lib/*/*.h "$0" | head -n 1)
 objs=""
+# Every file of lib/core and lib/util (no I/O, no ZooKeeper client), and the parsers.
+lib_srcs=$(cd "$root" && ls lib/core/*.cc lib/util/*.cc)
 for src in lib/api/protocol.cc lib/api/json_writer.cc lib/api/agent_config.cc lib/api/atlas_properties.cc \
-           lib/zk/acl.cc lib/zk/zk_types.cc lib/core/latch_core.cc lib/core/latch_node.cc \
-           lib/core/role.cc lib/util/read_file.cc lib/util/one_line.cc "$http_src"; do
+           lib/zk/acl.cc lib/zk/zk_types.cc $lib_srcs "$http_src"; do
   case "$src" in /*) path="$src" ;; *) path="$root/$src" ;; esac
   obj="$out/obj/$(basename "$src" .cc).o"
   if [ ! -f "$obj" ] || [ "$path" -nt "$obj" ] || [ "$newest_header" -nt "$obj" ]; then

@@ -1,0 +1,78 @@
+// StepDown: leaving the latch on purpose — a graceful stop (SIGTERM), a
+// yield, or a failed activation — in one write that lets the successor take
+// over at once. docs/design.md, "Graceful stop and yield".
+//
+// Promises: the caller has stopped claiming before Begin (nothing after it
+// can report a claim). The write is one multi
+// {delete(own node), delete(active_server_info), set(<latch> = own node)}:
+// the successor, woken by the node's deletion, finds the address gone too
+// and reads the handover mark naming the node. If the address is not this
+// agent's any more (or gone), the node and the mark; if the mark cannot be
+// written (an ACL), the node alone. A stop finishes when the write is
+// answered, or after stop_timeout, or at once without a connection or a node
+// (the session's close then removes the ephemerals).
+//
+// Thread-safety: none (owned by LatchCore).
+#ifndef LATCHD_LIB_CORE_STEP_DOWN_H_
+#define LATCHD_LIB_CORE_STEP_DOWN_H_
+
+#include <optional>
+#include <string>
+
+#include "lib/core/core_io.h"
+#include "lib/core/publisher.h"
+
+namespace latchd {
+
+enum class StepDownPhase { kNone, kYielding, kStopping, kStopped };
+
+class StepDown {
+ public:
+  StepDown(std::string latch_path, std::string asi_path, Duration stop_timeout)
+      : latch_path_(std::move(latch_path)), asi_path_(std::move(asi_path)),
+        stop_timeout_(stop_timeout) {}
+
+  StepDownPhase phase() const { return phase_; }
+  // A stop was asked for (it stays asked for).
+  bool stopping() const { return stopping_; }
+  // A yield or stop is under way or done: the agent does not stand in the latch.
+  bool active() const { return phase_ != StepDownPhase::kNone; }
+  bool yielding() const { return phase_ == StepDownPhase::kYielding; }
+  bool deleting() const {
+    return phase_ == StepDownPhase::kYielding || phase_ == StepDownPhase::kStopping;
+  }
+  const std::optional<MonoTime>& stop_deadline() const { return stop_deadline_; }
+
+  // A stop begins at io.now(). True: finished at once (FinishedAction emitted).
+  bool BeginStop(CoreIo& io, bool has_nodes);
+  // A yield begins: the step-down write for the own node (the caller checked
+  // that it is connected and has one).
+  void BeginYield(CoreIo& io, const std::string& own_node, const Publisher& publisher);
+  // Sends (again, after a reconnect) the step-down write.
+  void Send(CoreIo& io, const std::string& own_node, const Publisher& publisher);
+  // The write's answer. True when the step-down is done: a stop has
+  // finished (FinishedAction emitted), a yield must rejoin (phase back to
+  // kNone). *reconnect: resynchronise after the reconnect.
+  bool OnResult(CoreIo& io, const ZkResult& r, const Pending& p, const std::string& own_node,
+                bool* reconnect);
+  // The stop timed out (FinishedAction emitted) — true if it did at io.now().
+  bool OnTick(CoreIo& io);
+  // The session ended (or a new one started) during a stop: finish now. True if stopping.
+  bool FinishOnSessionEnd(CoreIo& io);
+
+ private:
+  void SendMarkedDelete(CoreIo& io, const std::string& own_node);
+  void Finish(CoreIo& io);
+
+  const std::string latch_path_;
+  const std::string asi_path_;
+  const Duration stop_timeout_;
+  StepDownPhase phase_ = StepDownPhase::kNone;
+  bool stopping_ = false;
+  std::optional<MonoTime> stop_deadline_;
+  int pending_ = 0;
+};
+
+}  // namespace latchd
+
+#endif  // LATCHD_LIB_CORE_STEP_DOWN_H_
