@@ -1,5 +1,6 @@
 # The latchd client package: the static library `latchd_client` (RoleClient,
-# lib/client/*.cc + lib/core/role.cc), its three public headers, and a CMake
+# lib/client/*.cc + lib/core/role.cc + lib/util/json_writer.cc), its four
+# public headers, and a CMake
 # package so that a server's build does
 #
 #   find_package(latchd 0.1 REQUIRED)
@@ -14,6 +15,7 @@
 #
 # Installed layout (under CMAKE_INSTALL_PREFIX):
 #   include/latchd/lib/client/role_client.h
+#   include/latchd/lib/client/client_status.h
 #   include/latchd/lib/core/role.h
 #   include/latchd/lib/util/status.h
 #   lib/liblatchd_client.a
@@ -35,7 +37,8 @@ if(NOT TARGET nlohmann_json::nlohmann_json)
 endif()
 
 file(GLOB LATCHD_CLIENT_SOURCES CONFIGURE_DEPENDS ${LATCHD_PACKAGE_ROOT}/lib/client/*.cc)
-add_library(latchd_client STATIC ${LATCHD_CLIENT_SOURCES} ${LATCHD_PACKAGE_ROOT}/lib/core/role.cc)
+add_library(latchd_client STATIC ${LATCHD_CLIENT_SOURCES} ${LATCHD_PACKAGE_ROOT}/lib/core/role.cc
+  ${LATCHD_PACKAGE_ROOT}/lib/util/json_writer.cc)
 add_library(latchd::client ALIAS latchd_client)
 set_target_properties(latchd_client PROPERTIES
   EXPORT_NAME client
@@ -61,6 +64,7 @@ set(LATCHD_INCLUDE_DIR ${CMAKE_INSTALL_INCLUDEDIR}/latchd)
 install(TARGETS latchd_client EXPORT latchdTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT client)
 install(FILES ${LATCHD_PACKAGE_ROOT}/lib/client/role_client.h
+  ${LATCHD_PACKAGE_ROOT}/lib/client/client_status.h
   DESTINATION ${LATCHD_INCLUDE_DIR}/lib/client COMPONENT client)
 install(FILES ${LATCHD_PACKAGE_ROOT}/lib/core/role.h
   DESTINATION ${LATCHD_INCLUDE_DIR}/lib/core COMPONENT client)

@@ -82,15 +82,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(latchd::CheckId(r.id).ok() && latchd::CheckConnectString(r.zk_connect).ok() &&
                  latchd::CheckZkRoot(r.zk_root).ok() && latchd::CheckListenAddress(r.http_listen).ok(),
              "accepted flags fail an individual check");
-  FUZZ_CHECK(c->id == r.id && c->zk_connect == r.zk_connect && c->zk_root == r.zk_root &&
-                 c->advertise == r.advertise && c->http_listen == r.http_listen &&
+  FUZZ_CHECK(c->latch.id == r.id && c->zk_connect == r.zk_connect && c->latch.zk_root == r.zk_root &&
+                 c->latch.advertise == r.advertise && c->http_listen == r.http_listen &&
                  c->socket_path == r.socket_path && c->on_transition == r.on_transition &&
                  c->socket_group == r.socket_group,
              "values not carried over");
   FUZZ_CHECK(c->session_timeout.count() == r.zk_session_timeout_ms &&
                  c->session_timeout.count() >= 1000 && c->session_timeout.count() <= 600000,
              "session timeout");
-  FUZZ_CHECK(c->lease_margin >= 0.15 && c->lease_margin <= 0.9 && !std::isnan(c->lease_margin),
+  FUZZ_CHECK(c->latch.lease_margin >= 0.15 && c->latch.lease_margin <= 0.9 &&
+                 !std::isnan(c->latch.lease_margin),
              "lease margin");
   FUZZ_CHECK(c->activation_ack_timeout.count() >= 0 && c->activation_ack_timeout.count() <= 3600000,
              "ack timeout");
@@ -99,10 +100,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(c->socket_mode <= 0777, "socket mode");
   FUZZ_CHECK(c->socket_path.size() < 108, "socket path length");
   FUZZ_CHECK(!c->auth.has_value(), "auth without a file");
-  if (!c->advertise.empty()) {
-    FUZZ_CHECK(c->advertise.find("://") != std::string::npos &&
-                   c->advertise.find_first_of(" \t\r\n") == std::string::npos,
-               "advertise not a URL: " + Show(c->advertise));
+  if (!c->latch.advertise.empty()) {
+    FUZZ_CHECK(c->latch.advertise.find("://") != std::string::npos &&
+                   c->latch.advertise.find_first_of(" \t\r\n") == std::string::npos,
+               "advertise not a URL: " + Show(c->latch.advertise));
   }
   return 0;
 }

@@ -1,4 +1,4 @@
-// Fuzzes the JSON value writer (lib/api/json_writer.h) that writes every
+// Fuzzes the JSON value writer (lib/util/json_writer.h) that writes every
 // status and watch line: any bytes, e.g. a leader id another ZooKeeper client
 // wrote, must give valid JSON on one line.
 // Checks: AppendJsonString's output is one JSON string without a raw newline;
@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz_check.h"
-#include "lib/api/json_writer.h"
+#include "lib/util/json_writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -1,20 +1,16 @@
-// The agent's shell: owns the event loop, the ZooKeeper client, the election
-// core and the interfaces (Unix socket, HTTP), and moves events between them.
-// Everything runs on the loop thread; the ZooKeeper client's callbacks are
-// posted to it. Role answers are computed from the core at the moment they are
-// given (LatchCore::RoleAt re-checks the lease).
+// The agent's shell: owns the event loop, the ZooKeeper client, the Unix
+// socket and HTTP servers, the hook runner and the files, and moves events
+// and actions between them and the agent core (lib/agent/agent_core.h),
+// which decides everything. Everything runs on the loop thread; the ZooKeeper
+// client's and the hook runner's callbacks are posted to it.
 #ifndef LATCHD_AGENT_LATCHD_AGENT_H_
 #define LATCHD_AGENT_LATCHD_AGENT_H_
 
-#include <array>
+#include <functional>
 #include <memory>
-#include <optional>
-#include <set>
-#include <string>
+#include <unordered_map>
 
-#include "lib/api/agent_config.h"
-#include "lib/api/protocol.h"
-#include "lib/core/latch_core.h"
+#include "lib/agent/agent_core.h"
 #include "lib/io/event_loop.h"
 #include "lib/io/http_server.h"
 #include "lib/io/hook_runner.h"
@@ -26,72 +22,49 @@
 
 namespace latchd {
 
+// What the shell is given instead of making it itself (tests inject them).
+struct AgentDeps {
+  const Clock* clock = nullptr;  // default: the steady clock
+  std::function<std::unique_ptr<ZkClient>(ZkClientOptions, ZkClientCallbacks)> make_zk_client;
+};
+
 class Agent {
  public:
-  explicit Agent(AgentConfig config);
+  explicit Agent(AgentConfig config, AgentDeps deps = {});
   ~Agent();
 
   // Binds the socket and HTTP port and opens the ZooKeeper session, then tells
   // systemd READY=1 (when run under Type=notify). Errors name what could not
   // be set up (nothing has been written to ZooKeeper).
   Status Start();
-  // Runs until a graceful stop finishes. Returns the process exit code.
+  // Runs until the core says exit. Returns the process exit code.
   int Run();
-  // Thread-safe: asks for a graceful stop (used by the signal handler path).
-  void RequestStop();
 
  private:
-  // Handles one event and applies the resulting actions; returns them.
-  std::vector<Action> Feed(const Event& event);
-  void Apply(const std::vector<Action>& actions);
-  void OnRoleChange(const RoleChangeAction& change);
+  void Dispatch(const agent::Event& event);
+  void Execute(const std::vector<agent::Action>& actions);
   void ArmTimer();
-  void OnSession(ZkSessionEvent event, ZkSessionInfo info);
-  void OnSignal();
-  void OnLine(LineConn& conn, std::string_view line);
-  HttpResponse OnHttp(const HttpRequest& request);
-  // The status line at `now`, in answer_ (valid until the next call).
-  const std::string& StatusLine(MonoTime now);
-  // Queues the watch line for `change`; FlushWatchLines sends what is queued.
-  void BroadcastToWatchers(const RoleChangeAction& change);
-  void FlushWatchLines();
-  // Sends `line` and counts the request; `command` nullopt: unparsable.
-  void ReplyLine(LineConn& conn, std::optional<Command> command, const std::string& line, bool ok);
-  void OpenSession();
-  // Sends WATCHDOG=1 and schedules the next ping on the loop, so a wedged loop
-  // stops the pings and systemd restarts the agent.
-  void PingWatchdog(Duration interval);
-  void RecordSession();
+  Instant Now() const;
 
-  AgentConfig config_;
-  SteadyClock clock_;
+  const AgentConfig config_;
+  SteadyClock steady_;
+  const Clock& clock_;
+  AgentDeps deps_;
+  std::unique_ptr<SystemdNotifier> notifier_ = SystemdNotifier::FromEnvironment();
+  Metrics metrics_{LATCHD_VERSION};
+  std::unique_ptr<AgentCore> core_;
   std::unique_ptr<EventLoop> loop_;
-  std::unique_ptr<LatchCore> core_;
   std::unique_ptr<ZkClient> zk_;
   std::unique_ptr<LineServer> socket_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HookRunner> hooks_;
-  std::unique_ptr<SystemdNotifier> notifier_ = SystemdNotifier::FromEnvironment();
-  Metrics metrics_{LATCHD_VERSION};
-  MonoTime becoming_active_at_{};
+  std::unordered_map<uint64_t, LineConn*> conns_;
+  std::string session_file_;
   EventLoop::TimerId timer_ = 0;
   MonoTime timer_at_{};
   int signal_fd_ = -1;
   int journal_fd_ = -1;
-  bool finished_ = false;
-  bool stop_requested_ = false;
-  bool ever_connected_ = false;
-  bool connected_ = false;
-  int64_t last_session_ = 0;
-  std::string session_password_;
-  std::string session_file_;
-  std::pair<int64_t, std::string> recorded_{0, ""};
-  std::set<LineConn*> watchers_;
-  // latchd_requests_total series of the socket: [0] unparsable, [1 + Command];
-  // [ok ? 0 : 1]. Filled on first use.
-  std::array<std::array<prometheus::Counter*, 2>, kCommandCount + 1> request_counters_{};
-  std::string answer_;       // reused buffer of StatusLine
-  std::string watch_lines_;  // change lines of the event being handled, '\n'-joined
+  int exit_code_ = 0;
 };
 
 }  // namespace latchd

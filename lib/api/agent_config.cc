@@ -101,9 +101,9 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
     if (!s.ok()) return s;
   }
   AgentConfig c;
-  c.id = f.id;
+  c.latch.id = f.id;
   c.zk_connect = f.zk_connect;
-  c.zk_root = f.zk_root;
+  c.latch.zk_root = f.zk_root;
   c.http_listen = f.http_listen;
   c.socket_path = f.socket_path;
   if (!f.advertise.empty()) {
@@ -113,7 +113,7 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
       return Flag("advertise", "\"" + f.advertise + "\" is not a URL like http://host:21000");
     }
   }
-  c.advertise = f.advertise;
+  c.latch.advertise = f.advertise;
   if (f.zk_session_timeout_ms < 1000 || f.zk_session_timeout_ms > 600000) {
     return Flag("zk_session_timeout_ms", "must be between 1000 and 600000");
   }
@@ -121,7 +121,7 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
   if (!(f.lease_margin >= 0.15 && f.lease_margin <= 0.9)) {
     return Flag("lease_margin", "must be between 0.15 and 0.9");
   }
-  c.lease_margin = f.lease_margin;
+  c.latch.lease_margin = f.lease_margin;
   if (f.socket_path.size() >= 108) return Flag("socket_path", "longer than 107 bytes");
   auto acl = ParseAclList(f.zk_acl);
   if (!acl.ok()) {
@@ -144,6 +144,13 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
     return Flag("on_transition_timeout_ms", "must be between 100 and 3600000");
   }
   c.on_transition_timeout = std::chrono::milliseconds(f.on_transition_timeout_ms);
+  c.latch.require_ack = c.activation_ack_timeout.count() > 0;
+  c.latch.require_hook = !c.on_transition.empty();
+  // The ack has its own limit; a hook is bounded by the runner's timeout (a
+  // timed-out hook is a failed hook), with a second of slack here.
+  c.latch.activation_timeout = c.latch.require_ack
+                                   ? Duration(c.activation_ack_timeout)
+                                   : Duration(c.on_transition_timeout + std::chrono::seconds(1));
   {
     unsigned mode = 0;
     auto [ptr, ec] = std::from_chars(f.socket_mode.data(), f.socket_mode.data() + f.socket_mode.size(),

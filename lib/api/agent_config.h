@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/core/core_types.h"
 #include "lib/util/status.h"
 #include "lib/zk/zk_types.h"
 
@@ -40,17 +41,16 @@ struct RawFlags {
   std::string journal;
 };
 
+// The validated configuration. What the election core needs is in `latch`,
+// filled here once (the core takes it as it is).
 struct AgentConfig {
-  std::string id;
-  std::string advertise;
+  LatchConfig latch;            // id, advertise, zk_root, lease_margin, activation gates
   std::string zk_connect;
-  std::string zk_root;
   std::chrono::milliseconds session_timeout{10000};
   std::vector<ZkAclEntry> acl;  // as configured (AclForCreate adds world READ)
   std::optional<std::pair<std::string, std::string>> auth;  // scheme, secret
   std::string http_listen;      // empty: no HTTP
   std::string socket_path;      // empty: no socket
-  double lease_margin = 0.25;
   std::chrono::milliseconds activation_ack_timeout{0};  // 0: no ack needed
   std::string on_transition;                           // empty: no hook
   std::chrono::milliseconds on_transition_timeout{30000};

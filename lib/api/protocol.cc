@@ -1,16 +1,13 @@
 #include "lib/api/protocol.h"
-#include "lib/util/strings.h"
 
 #include <array>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
 
+#include "lib/util/strings.h"
+
 namespace latchd {
-
-static_assert(static_cast<size_t>(Command::kHelp) + 1 == kCommandCount,
-              "kCommandCount counts the values of Command");
-
 namespace {
 
 // The first kMaxWords blank-separated words of a line; `count` counts them
@@ -33,6 +30,13 @@ LineWords Words(std::string_view s) {
   return out;
 }
 
+const CommandSpec* FindCommand(std::string_view word) {
+  for (const CommandSpec& spec : kCommands) {
+    if (spec.name == word) return &spec;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 Result<ProtocolRequest> ParseRequestLine(std::string_view line) {
@@ -43,58 +47,43 @@ Result<ProtocolRequest> ParseRequestLine(std::string_view line) {
   }
   LineWords words = Words(line);
   if (words.count == 0) return Status::Error("empty request; try \"help\"");
-  std::string_view cmd = words.word[0];
+  std::string_view word = words.word[0];
+  const CommandSpec* spec = FindCommand(word);
+  if (spec == nullptr) {
+    std::string shown(word.substr(0, 64));
+    return Status::Error("unknown command \"" + shown + "\"; try \"help\"");
+  }
   ProtocolRequest req;
-  auto no_args = [&](Command c) -> Result<ProtocolRequest> {
-    if (words.count != 1) {
-      return Status::Error(std::string(1, '"').append(cmd).append("\" takes no argument"));
+  req.command = spec->command;
+  switch (spec->args) {
+    case CommandArgs::kNone:
+      if (words.count != 1) {
+        return Status::Error(std::string(1, '"').append(word).append("\" takes no argument"));
+      }
+      return req;
+    case CommandArgs::kEpoch: {
+      if (words.count != 2) return Status::Error(std::string("usage: ").append(spec->usage));
+      std::string_view arg = words.word[1];
+      auto [ptr, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), req.epoch);
+      if (ec != std::errc() || ptr != arg.data() + arg.size() || req.epoch <= 0) {
+        return Status::Error(std::string(word).append(": epoch must be a positive integer"));
+      }
+      return req;
     }
-    req.command = c;
-    return req;
-  };
-  if (cmd == "status") return no_args(Command::kStatus);
-  if (cmd == "watch") return no_args(Command::kWatch);
-  if (cmd == "yield") return no_args(Command::kYield);
-  if (cmd == "leader") return no_args(Command::kLeader);
-  if (cmd == "participants") return no_args(Command::kParticipants);
-  if (cmd == "help") return no_args(Command::kHelp);
-  if (cmd == "ack") {
-    if (words.count != 2) return Status::Error("usage: ack <epoch>");
-    std::string_view arg = words.word[1];
-    int64_t epoch = 0;
-    auto [ptr, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), epoch);
-    if (ec != std::errc() || ptr != arg.data() + arg.size() || epoch <= 0) {
-      return Status::Error("ack: epoch must be a positive integer");
-    }
-    req.command = Command::kAck;
-    req.epoch = epoch;
-    return req;
   }
-  std::string shown(cmd.substr(0, 64));
-  return Status::Error("unknown command \"" + shown + "\"; try \"help\"");
+  return req;
 }
 
-std::string_view CommandName(Command command) {
-  switch (command) {
-    case Command::kStatus: return "status";
-    case Command::kWatch: return "watch";
-    case Command::kAck: return "ack";
-    case Command::kYield: return "yield";
-    case Command::kLeader: return "leader";
-    case Command::kParticipants: return "participants";
-    case Command::kHelp: return "help";
-  }
-  return "other";
-}
-
-const char* ProtocolHelp() {
-  return "status: this agent's role, epoch, leader, lease and ZooKeeper session; "
-         "watch: status now, then a line per change; "
-         "ack <epoch>: activation finished for that epoch; "
-         "yield: step down and rejoin at the back; "
-         "leader: the leader as this agent sees it; "
-         "participants: latch nodes in order; "
-         "help: this text";
+const std::string& ProtocolHelp() {
+  static const std::string text = [] {
+    std::string out;
+    for (const CommandSpec& spec : kCommands) {
+      if (!out.empty()) out += "; ";
+      out.append(spec.usage).append(": ").append(spec.help);
+    }
+    return out;
+  }();
+  return text;
 }
 
 std::string ErrorLine(std::string_view message) {

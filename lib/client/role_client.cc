@@ -32,19 +32,6 @@ constexpr milliseconds kPollMax{1000};
 
 SteadyTime Now() { return std::chrono::steady_clock::now(); }
 
-// A string member, or "" when missing or null.
-std::string StringOr(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return "";
-  return it->get<std::string>();
-}
-
-int64_t IntOr(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer()) return 0;
-  return it->get<int64_t>();
-}
-
 // How often the monitor re-asks `status`.
 milliseconds PollInterval(Role role, int64_t lease_ms) {
   if (!IsClaim(role)) return kPollMax;
@@ -74,41 +61,6 @@ ClientStatus Unreachable() {
 }
 
 }  // namespace
-
-Result<ClientStatus> ParseStatusLine(std::string_view line) {
-  auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return Status::Error("latchd answered with something that is not a JSON object: " +
-                         std::string(line.substr(0, 200)));
-  }
-  if (auto err = j.find("error"); err != j.end()) {
-    return Status::Error("latchd: " + (err->is_string() ? err->get<std::string>() : err->dump()));
-  }
-  std::optional<Role> role = ParseRole(StringOr(j, "role"));
-  if (!role) {
-    return Status::Error("latchd answered without a valid \"role\": " +
-                         std::string(line.substr(0, 200)));
-  }
-  ClientStatus s;
-  s.role = *role;
-  s.epoch = IntOr(j, "epoch");
-  s.id = StringOr(j, "id");
-  s.lease_ms = std::max<int64_t>(0, IntOr(j, "lease_ms"));
-  s.since_ms = IntOr(j, "since");
-  s.participants = IntOr(j, "participants");
-  s.reason = StringOr(j, "reason");
-  if (auto it = j.find("leader"); it != j.end() && it->is_object()) {
-    s.leader_id = StringOr(*it, "id");
-    s.leader_address = StringOr(*it, "address");
-    s.leader_epoch = IntOr(*it, "epoch");
-  }
-  if (auto it = j.find("zk"); it != j.end() && it->is_object()) {
-    s.zk_connected = StringOr(*it, "state") == "CONNECTED";
-    s.zk_session_id = StringOr(*it, "session_id");
-    s.zk_timeout_ms = IntOr(*it, "timeout_ms");
-  }
-  return s;
-}
 
 // Threads: the monitor (started by the first IsActive) keeps the watch and
 // status connections; every Watch() call adds a watcher thread. `stop_fd` is an

@@ -2,7 +2,8 @@
 // socket, whether this host is ACTIVE, and follows role changes.
 //
 // Installed with the `latchd::client` CMake package; this header includes only
-// lib/core/role.h, lib/util/status.h and the standard library.
+// lib/client/client_status.h, lib/core/role.h, lib/util/status.h and the
+// standard library.
 //
 //   latchd::RoleClient latch("/run/latchd/latchd.sock");
 //   if (latch.IsActive()) { /* accept the write */ }
@@ -50,6 +51,7 @@
 #include <string>
 #include <string_view>
 
+#include "lib/client/client_status.h"
 #include "lib/core/role.h"
 #include "lib/util/status.h"
 
@@ -57,32 +59,6 @@ namespace latchd {
 
 // The agent's default socket.
 inline constexpr char kDefaultAgentSocket[] = "/run/latchd/latchd.sock";
-
-// One `status` line of the agent, parsed.
-struct ClientStatus {
-  Role role = Role::kPassive;
-  int64_t epoch = 0;           // the current term as the agent knows it
-  std::string leader_id;       // "" when the agent knows no leader
-  std::string leader_address;  // "" when the leader advertises none
-  int64_t leader_epoch = 0;
-  int64_t lease_ms = 0;        // lease left when the agent answered; 0: none
-  bool zk_connected = false;   // zk.state == "CONNECTED"
-  std::string id;              // the agent's --id
-  // Less often needed:
-  std::string zk_session_id;   // "0x..." or ""
-  int64_t zk_timeout_ms = 0;   // negotiated session timeout
-  int64_t since_ms = 0;        // Unix ms of the agent's last role change
-  int64_t participants = 0;    // latch participants in its last listing
-  std::string reason;          // watch pushes: why the role changed; else ""
-  // False only in the synthetic status Watch delivers when the agent cannot be
-  // reached (then role is PASSIVE, zk_connected false, everything else empty).
-  bool agent_reachable = true;
-};
-
-// Parses one status line (a JSON object with at least a valid "role"). An
-// {"error": ...} line gives an error carrying the agent's message.
-// Thread-safety: pure.
-Result<ClientStatus> ParseStatusLine(std::string_view line);
 
 struct RoleClientOptions {
   // Bound on every request: connect + send + answer. Also how long a

@@ -88,10 +88,17 @@ void LatchCore::ReportSessionNode() {
 
 // ---- The role ----------------------------------------------------------------
 
-void LatchCore::SetRole(Role to, const std::string& reason) {
+void LatchCore::SetRole(Role to, const std::string& reason, std::optional<int64_t> epoch) {
   Role from = roles_.role();
   if (!roles_.Step(to, io_.now())) return;
-  io_.Emit(RoleChangeAction{from, to, RoleEpoch(to), reason, StatusAt(io_.now())});
+  io_.Emit(RoleChangeAction{from, to, epoch.value_or(RoleEpoch(to)), reason, StatusAt(io_.now())});
+}
+
+// PASSIVE once leadership is known gone: the change carries the epoch of the
+// term it ends, its status an unknown leader (until the next listing).
+void LatchCore::EndTerm(const std::string& reason) {
+  view_.ForgetLeader();
+  if (roles_.role() == Role::kBecomingPassive) SetRole(Role::kPassive, reason, epoch_);
 }
 
 // Moves the role toward what leadership, the lease, the gates and the publish
@@ -131,8 +138,8 @@ void LatchCore::LoseLeadership(const std::string& reason) {
   leader_ = false;
   publisher_.Forget();
   StopClaiming(reason);
+  if (was) return EndTerm(reason);
   if (roles_.role() == Role::kBecomingPassive) SetRole(Role::kPassive, reason);
-  if (was) view_.ForgetLeader();
 }
 
 // The own node was first in a synced listing and is owned by this session.
@@ -169,10 +176,7 @@ void LatchCore::OnSessionUp(const SessionUpEvent& e) {
   ResetNode();
   io_.Log(LogAction::kInfo, "ZooKeeper session " + SessionIdHex(io_.session()) +
                                 " established, timeout " + std::to_string(ToMillis(lease_.timeout())) + " ms");
-  if (step_down_.phase() == StepDownPhase::kStopping) {
-    step_down_.FinishOnSessionEnd(io_);
-    return;
-  }
+  if (step_down_.OnSessionEnd(io_) && step_down_.stopping()) return;
   joiner_.DeleteOrphans(io_);
   if (e.session_id == config_.resume_session && !config_.resume_node.empty()) {
     // A restarted agent got its session back: its node (and the epoch) may
@@ -217,7 +221,7 @@ void LatchCore::OnSessionExpired(const std::string& reason) {
   ResetNode();
   lease_.Reset();
   io_.ForgetAll();
-  if (step_down_.FinishOnSessionEnd(io_)) return;
+  if (step_down_.OnSessionEnd(io_)) return;
   joiner_.Idle();
   io_.Emit(ReopenSessionAction{reason});
 }
@@ -509,9 +513,14 @@ void LatchCore::OnStop() {
 
 void LatchCore::StepDownAndRejoin(const std::string& reason) {
   StopClaiming(reason);
-  if (roles_.role() == Role::kBecomingPassive) SetRole(Role::kPassive, reason);
+  bool was = leader_;
   leader_ = false;
-  view_.ForgetLeader();
+  if (was) {
+    EndTerm(reason);
+  } else {
+    view_.ForgetLeader();
+    if (roles_.role() == Role::kBecomingPassive) SetRole(Role::kPassive, reason);
+  }
   io_.NextGen();
   if (!io_.connected() || joiner_.own_node().empty()) {
     // Not connected: the node cannot be deleted now, but the session may live

@@ -98,7 +98,9 @@ class LatchCore {
 
   // The role, following leadership, the lease, the gates and the publish.
   void UpdateRole();
-  void SetRole(Role to, const std::string& reason);
+  // One step of the role diagram; `epoch` overrides the epoch of the change.
+  void SetRole(Role to, const std::string& reason, std::optional<int64_t> epoch = std::nullopt);
+  void EndTerm(const std::string& reason);
   void StopClaiming(const std::string& reason);
   void LoseLeadership(const std::string& reason);
   void Claim(int64_t epoch);

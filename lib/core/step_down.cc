@@ -90,7 +90,8 @@ bool StepDown::OnTick(CoreIo& io) {
   return true;
 }
 
-bool StepDown::FinishOnSessionEnd(CoreIo& io) {
+bool StepDown::OnSessionEnd(CoreIo& io) {
+  if (phase_ == StepDownPhase::kYielding) phase_ = StepDownPhase::kNone;
   if (phase_ == StepDownPhase::kStopped) return true;
   if (phase_ != StepDownPhase::kStopping) return false;
   Finish(io);

@@ -57,8 +57,9 @@ class StepDown {
                 bool* reconnect);
   // The stop timed out (FinishedAction emitted) — true if it did at io.now().
   bool OnTick(CoreIo& io);
-  // The session ended (or a new one started) during a stop: finish now. True if stopping.
-  bool FinishOnSessionEnd(CoreIo& io);
+  // The session ended (or a new one started): a stop finishes now (true), a
+  // yield is over (its node went with the session; the agent joins anew).
+  bool OnSessionEnd(CoreIo& io);
 
  private:
   void SendMarkedDelete(CoreIo& io, const std::string& own_node);

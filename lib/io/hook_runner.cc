@@ -61,11 +61,11 @@ void HookRunner::Loop() {
 
 bool HookRunner::RunOne(const HookJob& job, std::string* detail) {
   std::vector<std::string> args = {program_,
-                                   std::string(RoleName(job.to)),
-                                   std::string(RoleName(job.from)),
-                                   std::to_string(job.epoch),
-                                   job.leader_id,
-                                   job.leader_address};
+                                   std::string(RoleName(job.change.to)),
+                                   std::string(RoleName(job.change.from)),
+                                   std::to_string(job.change.epoch),
+                                   job.change.status.leader.id,
+                                   job.change.status.leader.address};
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     if (std::strncmp(*e, "LATCHD_", 7) != 0) env.emplace_back(*e);

@@ -19,18 +19,16 @@
 #include <string>
 #include <thread>
 
-#include "lib/core/role.h"
+#include "lib/core/core_types.h"
 #include "lib/util/clock.h"
 
 namespace latchd {
 
+// One run: the role change it is for (its status gives the leader as the
+// agent knew it at the change) and the agent's id.
 struct HookJob {
-  Role from = Role::kPassive;
-  Role to = Role::kPassive;
-  int64_t epoch = 0;
+  RoleChangeAction change;
   std::string agent_id;
-  std::string leader_id;
-  std::string leader_address;
 };
 
 class HookRunner {

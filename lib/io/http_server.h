@@ -28,21 +28,10 @@
 #include <unordered_map>
 
 #include "lib/io/event_loop.h"
+#include "lib/io/http_message.h"
 #include "lib/util/status.h"
 
 namespace latchd {
-
-struct HttpRequest {
-  std::string method;  // "GET" or "HEAD"
-  std::string path;    // the target without "?query", not percent-decoded
-  std::string query;   // after the '?', not decoded; empty if none
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-};
 
 class HttpServer {
  public:

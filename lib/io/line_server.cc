@@ -224,7 +224,8 @@ void LineServer::OnAcceptable() {
       close(fd);
       continue;
     }
-    conns_.emplace(id, std::make_unique<Conn>(*this, id, fd, peer));
+    auto [it, added] = conns_.emplace(id, std::make_unique<Conn>(*this, id, fd, peer));
+    if (callbacks_.on_open) callbacks_.on_open(*it->second);
   }
 }
 

@@ -1,7 +1,8 @@
 // A Unix-domain stream socket server speaking newline-terminated lines on an
 // EventLoop; the transport of the agent's local control socket.
 //
-// Promises: on_line is called once per received line, in order, without the
+// Promises: on_open is called once per accepted connection, before any other
+// callback for it; on_line is called once per received line, in order, without the
 // '\n' and a trailing '\r'; the bytes are otherwise passed through untouched
 // (NUL included). A line longer than max_line gets one on_oversize instead and
 // the rest of it is discarded; the connection stays usable. A client that
@@ -67,6 +68,7 @@ struct LineServerOptions {
 };
 
 struct LineServerCallbacks {
+  std::function<void(LineConn&)> on_open;  // accepted (optional)
   std::function<void(LineConn&, std::string_view line)> on_line;
   std::function<void(LineConn&)> on_oversize;  // a line exceeded max_line
   std::function<void(LineConn&)> on_close;

@@ -11,23 +11,15 @@
 #include <utility>
 #include <vector>
 
+#include "lib/api/http_routes.h"
+#include "lib/api/protocol.h"
+
 namespace latchd {
 namespace {
 
 size_t RoleIndex(Role role) { return static_cast<size_t>(role); }
 
 std::string RoleLabel(Role role) { return std::string(RoleName(role)); }
-
-// The known command label values; anything else is folded into "other".
-constexpr std::string_view kSocketCommands[] = {"status", "watch",        "ack", "yield",
-                                                "leader", "participants", "help"};
-constexpr std::string_view kHttpPaths[] = {"/status", "/active", "/passive", "/leader", "/", "/healthz", "/metrics",
-                                           "/api/atlas/admin/status"};
-
-template <size_t N>
-bool Contains(const std::string_view (&known)[N], std::string_view value) {
-  return std::find(std::begin(known), std::end(known), value) != std::end(known);
-}
 
 // 1 ms .. 60 s, roughly 1-2.5-5 per decade.
 prometheus::Histogram::BucketBoundaries ActivationBuckets() {
@@ -195,10 +187,12 @@ prometheus::Counter& Metrics::RequestCounter(std::string_view interface, std::st
   std::string cmd;
   if (interface == kInterfaceSocket) {
     iface = kInterfaceSocket;
-    cmd = Contains(kSocketCommands, command) ? std::string(command) : kOtherCommand;
+    bool known = false;
+    for (const CommandSpec& spec : kCommands) known |= spec.name == command;
+    cmd = known ? std::string(command) : kOtherCommand;
   } else if (interface == kInterfaceHttp) {
     iface = kInterfaceHttp;
-    cmd = Contains(kHttpPaths, command) ? std::string(command) : kOtherCommand;
+    cmd = FindHttpRoute(command) ? std::string(command) : kOtherCommand;
   } else {
     iface = kOtherCommand;
     cmd = kOtherCommand;

@@ -16,9 +16,10 @@
 //    every Serialize() output, also while another thread changes the role.
 //  * latchd_leader is 1 only while the role is ACTIVE; BECOMING_ACTIVE does
 //    not count, so `sum(latchd_leader)` is the number of serving leaders.
-//  * Label cardinality is bounded: HTTP paths and socket commands outside the
-//    known set are folded into command="other" (and unknown interfaces into
-//    interface="other").
+//  * Label cardinality is bounded: socket commands outside kCommands
+//    (lib/api/protocol.h) and HTTP paths outside kHttpRoutes
+//    (lib/api/http_routes.h) are folded into command="other" (and unknown
+//    interfaces into interface="other").
 //  * Serialize() returns the Prometheus text exposition format, version 0.0.4
 //    (Content-Type "text/plain; version=0.0.4; charset=utf-8"), with a
 //    "# HELP" and a "# TYPE" line for every metric family.
@@ -135,10 +136,8 @@ class Metrics {
   // latchd_requests_total{interface,command,code} += 1.
   //   interface: kInterfaceSocket or kInterfaceHttp; anything else is
   //              counted as interface="other", command="other".
-  //   command:   socket: the command word (status, watch, ack, yield, leader,
-  //              participants, help); http: the path (/status, /active,
-  //              /healthz, /metrics, /api/atlas/admin/status). Anything else
-  //              becomes kOtherCommand.
+  //   command:   socket: the command word of kCommands; http: the path of
+  //              kHttpRoutes. Anything else becomes kOtherCommand.
   //   code:      http: the response status; socket: 0 ok, 1 error.
   void OnRequest(std::string_view interface, std::string_view command, int code);
   // The series OnRequest(interface, command, code) increments, created on

@@ -388,7 +388,8 @@ class ClientExamplesTest(harness.LatchdTestCase):
                 timeout=120)
             how = "client-only build (the project's build has no install rules for the package)"
         log("package installed in %.1f s via %s" % (time.monotonic() - t0, how))
-        for rel in ("include/latchd/lib/client/role_client.h", "include/latchd/lib/core/role.h",
+        for rel in ("include/latchd/lib/client/role_client.h",
+                    "include/latchd/lib/client/client_status.h", "include/latchd/lib/core/role.h",
                     "include/latchd/lib/util/status.h"):
             self.assertTrue(os.path.isfile(os.path.join(prefix, rel)), rel)
         return prefix

@@ -575,6 +575,20 @@ TEST(StepDownTest, FallsBackToTheMarkedDeleteThenToThePlainOne) {
   EXPECT_EQ(sd.phase(), StepDownPhase::kNone) << "a yield rejoins";
 }
 
+TEST(StepDownTest, AYieldEndsWithItsSessionAStopFinishes) {
+  CoreIo io;
+  StartIo(io);
+  Publisher pub(kAsi, "");
+  StepDown sd(kLatch, kAsi, seconds(3));
+  sd.BeginYield(io, Node(1), pub);
+  EXPECT_TRUE(sd.active());
+  EXPECT_FALSE(sd.OnSessionEnd(io));
+  EXPECT_FALSE(sd.active()) << "the node went with the session: the agent stands again";
+  EXPECT_FALSE(sd.BeginStop(io, true));
+  EXPECT_TRUE(sd.OnSessionEnd(io));
+  EXPECT_EQ(sd.phase(), StepDownPhase::kStopped);
+}
+
 TEST(StepDownTest, AStopTimesOutAndOneWithoutAConnectionFinishesAtOnce) {
   CoreIo io;
   StartIo(io);

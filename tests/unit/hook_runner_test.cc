@@ -47,6 +47,17 @@ class HookRunnerTest : public ::testing::Test {
   std::string dir_;
 };
 
+// A job for the change from -> to in `epoch`, with leader a1 at http://a1:21000.
+HookJob Job(Role from, Role to, int64_t epoch) {
+  HookJob job;
+  job.change.from = from;
+  job.change.to = to;
+  job.change.epoch = epoch;
+  job.change.status.leader = LeaderInfo{"a1", "http://a1:21000", epoch};
+  job.agent_id = "a1";
+  return job;
+}
+
 TEST_F(HookRunnerTest, RunsInOrderWithArgumentsAndEnvironment) {
   std::string log = dir_ + "/log";
   std::string hook = Script("echo \"$1 $2 $3 $4 $5 $LATCHD_ROLE $LATCHD_ID\" >> " + log);
@@ -54,8 +65,8 @@ TEST_F(HookRunnerTest, RunsInOrderWithArgumentsAndEnvironment) {
   {
     HookRunner runner(hook, std::chrono::seconds(10),
                       [&](const HookJob&, bool ok, const std::string& d) { results.Add(ok, d); });
-    runner.Enqueue({Role::kPassive, Role::kBecomingActive, 7, "a1", "a1", "http://a1:21000"});
-    runner.Enqueue({Role::kBecomingActive, Role::kActive, 7, "a1", "a1", "http://a1:21000"});
+    runner.Enqueue(Job(Role::kPassive, Role::kBecomingActive, 7));
+    runner.Enqueue(Job(Role::kBecomingActive, Role::kActive, 7));
     ASSERT_TRUE(results.WaitFor(2)) << "hooks did not finish";
   }
   EXPECT_TRUE(results.done[0].first);

@@ -60,6 +60,20 @@ TEST(ProtocolTest, BadLinesNameWhatIsWrong) {
   }
 }
 
+TEST(ProtocolTest, EveryCommandOfTheTableParsesByItsNameAndIsInTheHelp) {
+  for (const CommandSpec& spec : kCommands) {
+    std::string line(spec.name);
+    if (spec.args == CommandArgs::kEpoch) line += " 7";
+    auto r = ParseRequestLine(line);
+    ASSERT_TRUE(r.ok()) << line << ": " << r.status().message();
+    EXPECT_EQ(r->command, spec.command);
+    EXPECT_NE(ProtocolHelp().find(std::string(spec.usage) + ": " + std::string(spec.help)),
+              std::string::npos)
+        << spec.name;
+    EXPECT_EQ(spec.usage.substr(0, spec.name.size()), spec.name) << "usage starts with the word";
+  }
+}
+
 TEST(ProtocolTest, ErrorLineIsOneJsonObject) {
   EXPECT_EQ(ErrorLine("bad \"x\"\n"), "{\"error\":\"bad \\\"x\\\"\\n\"}");
 }

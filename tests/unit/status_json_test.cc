@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lib/api/json_writer.h"
+#include "lib/util/json_writer.h"
 
 namespace latchd {
 namespace {
@@ -101,14 +101,67 @@ TEST(StatusJsonTest, StatusCarriesEveryField) {
 
 TEST(StatusJsonTest, WatchLineReportsTheChange) {
   MonoTime now = MonoTime{} + std::chrono::hours(5);
-  StatusChange change{Role::kBecomingActive, Role::kActive, 77, "activation acknowledged"};
-  std::string line = StatusJson("host-a", SampleStatus(now), now, 1000, &change);
+  RoleChangeAction change{Role::kBecomingActive, Role::kActive, 77, "activation acknowledged",
+                          SampleStatus(now)};
+  ClientStatus cs;
+  FillChangeStatus(&cs, "host-a", change, now, 1000);
+  std::string line;
+  AppendStatusLine(&line, cs);
   nlohmann::json j = nlohmann::json::parse(line);
   EXPECT_EQ(line, j.dump());
   EXPECT_EQ(j["role"], "ACTIVE");
   EXPECT_EQ(j["previous_role"], "BECOMING_ACTIVE");
   EXPECT_EQ(j["epoch"], 77);
   EXPECT_EQ(j["reason"], "activation acknowledged");
+  EXPECT_EQ(j.size(), 10u);
+}
+
+TEST(StatusJsonTest, EveryFieldRoundTripsThroughTheClientsParser) {
+  ClientStatus s;
+  s.role = Role::kBecomingPassive;
+  s.epoch = 4294967301;
+  s.leader_id = "host-b";
+  s.leader_address = "http://host-b:21000";
+  s.leader_epoch = 4294967300;
+  s.lease_ms = 1234;
+  s.zk_connected = true;
+  s.id = "host-\"a\"";
+  s.zk_session_id = "0x100abcdef";
+  s.zk_timeout_ms = 4000;
+  s.since_ms = 1'700'000'000'000;
+  s.participants = 3;
+  for (bool change : {false, true}) {
+    if (change) {
+      s.previous_role = Role::kActive;
+      s.reason = "lease lapsed";
+    }
+    std::string line;
+    AppendStatusLine(&line, s);
+    auto back = ParseStatusLine(line);
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back->role, s.role);
+    EXPECT_EQ(back->epoch, s.epoch);
+    EXPECT_EQ(back->leader_id, s.leader_id);
+    EXPECT_EQ(back->leader_address, s.leader_address);
+    EXPECT_EQ(back->leader_epoch, s.leader_epoch);
+    EXPECT_EQ(back->lease_ms, s.lease_ms);
+    EXPECT_EQ(back->zk_connected, s.zk_connected);
+    EXPECT_EQ(back->id, s.id);
+    EXPECT_EQ(back->zk_session_id, s.zk_session_id);
+    EXPECT_EQ(back->zk_timeout_ms, s.zk_timeout_ms);
+    EXPECT_EQ(back->since_ms, s.since_ms);
+    EXPECT_EQ(back->participants, s.participants);
+    EXPECT_EQ(back->previous_role, s.previous_role);
+    EXPECT_EQ(back->reason, s.reason);
+    // Every key the writer wrote is one the table knows, in sorted order.
+    nlohmann::json j = nlohmann::json::parse(line);
+    std::vector<std::string> keys;
+    for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+    std::vector<std::string_view> table = StatusLineKeys(s);
+    std::vector<std::string> expected(table.begin(), table.end());
+    EXPECT_EQ(keys, expected);
+    EXPECT_EQ(line, j.dump());
+  }
 }
 
 TEST(StatusJsonTest, UnknownLeaderAndNoSession) {
