@@ -10,6 +10,7 @@
 
 #include "agent/latchd/agent.h"
 #include "agent/latchd/flags.h"
+#include "lib/io/fd_limit.h"
 
 int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   }
   google::InitGoogleLogging(argv[0]);
   for (const std::string& note : notes) LOG(INFO) << "--atlas_properties: " << note;
+  latchd::RaiseFdLimitToHardAndLog();  // systemd's soft limit is 1024; HTTP and socket need more
 
   // Stop signals are read from a signalfd on the event loop; block them in
   // every thread (the ZooKeeper client's threads inherit this mask).

@@ -14,6 +14,8 @@
 
 #include <glog/logging.h>
 
+#include "lib/io/write_buffer.h"
+
 namespace latchd {
 namespace {
 
@@ -75,25 +77,25 @@ Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) {
 class LineServer::Conn final : public LineConn {
  public:
   Conn(LineServer& server, uint64_t id, int fd, PeerCred peer)
-      : server_(server), id_(id), fd_(fd), peer_(peer) {}
+      : server_(server), id_(id), fd_(fd), peer_(peer), out_(server.options_.max_output) {}
 
   uint64_t id() const override { return id_; }
   PeerCred peer() const override { return peer_; }
 
   void Send(std::string_view line) override {
     if (closed_) return;
-    if (pending() + line.size() + 1 > server_.options_.max_output) return server_.Drop(*this);
-    out_.append(line);
-    out_.push_back('\n');
+    if (!out_.Fits(line.size() + 1)) return server_.Drop(*this);
+    out_.Append(line);
+    out_.Append('\n');
     if (server_.Flush(*this)) server_.UpdateInterest(*this);
   }
 
   void Close() override { server_.Drop(*this); }
 
-  size_t pending() const { return out_.size() - out_off_; }
-
  private:
   friend class LineServer;
+
+  bool partial() const { return !in_.empty() || discarding_; }
 
   LineServer& server_;
   const uint64_t id_;
@@ -101,10 +103,12 @@ class LineServer::Conn final : public LineConn {
   const PeerCred peer_;
   std::string in_;             // the unfinished line
   bool discarding_ = false;    // skipping the rest of an oversize line
-  std::string out_;
-  size_t out_off_ = 0;         // bytes of out_ already sent
-  bool peer_done_ = false;     // EOF read: flush, then close
+  WriteBuffer out_;
+  bool peer_done_ = false;     // no more input (EOF, or a line timeout): flush, then close
   bool closed_ = false;
+  MonoTime line_start_{};      // first byte of the unfinished line, if partial()
+  EventLoop::TimerId line_timer_ = 0;  // armed for line_timer_at_; 0: none
+  MonoTime line_timer_at_{};
 };
 
 LineServer::LineServer(EventLoop& loop, LineServerOptions options, LineServerCallbacks callbacks,
@@ -175,6 +179,7 @@ LineServer::~LineServer() {
   loop_.Unwatch(listen_fd_);
   close(listen_fd_);
   for (auto& [id, conn] : conns_) {
+    if (conn->line_timer_ != 0) loop_.CancelTimer(conn->line_timer_);
     if (conn->closed_) continue;
     loop_.Unwatch(conn->fd_);
     close(conn->fd_);
@@ -203,6 +208,14 @@ void LineServer::OnAcceptable() {
       return;  // EAGAIN, or nothing more we can do now
     }
     if (clients() >= options_.max_clients) {
+      // Connected clients are never evicted (watchers, a server's held
+      // connection): the newcomer is told and closed. A fresh socket's
+      // buffer takes one short line; if not, it is closed without one.
+      if (!options_.refusal_reply.empty()) {
+        std::string line = options_.refusal_reply + "\n";
+        ssize_t ignored = send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)ignored;
+      }
       close(fd);
       if (!over_limit_logged_) {
         LOG(WARNING) << "socket " << options_.path << ": " << options_.max_clients
@@ -251,16 +264,20 @@ void LineServer::ReadInput(Conn& c) {
   if (n == 0) {
     c.peer_done_ = true;  // Flush() closes once the output is out
     std::string().swap(c.in_);
+    c.discarding_ = false;
     return;
   }
-  Consume(c, std::string_view(buf, static_cast<size_t>(n)));
+  bool finished = Consume(c, std::string_view(buf, static_cast<size_t>(n)));
+  if (!c.closed_) TrackPartialLine(c, finished);
 }
 
-void LineServer::Consume(Conn& c, std::string_view data) {
+bool LineServer::Consume(Conn& c, std::string_view data) {
   const size_t max_line = options_.max_line;
-  while (!data.empty() && !c.closed_) {
+  bool finished = false;
+  while (!data.empty() && !c.closed_ && !c.peer_done_) {
     size_t nl = data.find('\n');
     bool complete = nl != std::string_view::npos;
+    finished = finished || complete;
     std::string_view piece = data.substr(0, nl);
     data = complete ? data.substr(nl + 1) : std::string_view();
     if (c.discarding_) {
@@ -288,32 +305,66 @@ void LineServer::Consume(Conn& c, std::string_view data) {
     c.in_.clear();
   }
   if (c.in_.empty() && c.in_.capacity() > 1024) std::string().swap(c.in_);
+  return finished;
+}
+
+// The deadline timer is armed lazily: only when a partial line is left after
+// a read and no timer is pending; a line finished in time leaves the timer to
+// fire and find nothing to do (or a younger partial line to re-arm for), so
+// whole lines in one read never touch the timers.
+void LineServer::TrackPartialLine(Conn& c, bool line_finished) {
+  if (!c.partial()) {
+    c.line_start_ = MonoTime{};
+    return;
+  }
+  if (c.peer_done_ || options_.line_timeout <= Duration::zero()) return;
+  if (line_finished || c.line_start_ == MonoTime{}) c.line_start_ = Now();
+  if (c.line_timer_ != 0) return;  // fires at or before this line's deadline
+  uint64_t id = c.id_;
+  c.line_timer_at_ = c.line_start_ + options_.line_timeout;
+  c.line_timer_ = loop_.AddTimer(c.line_timer_at_, [this, id] { OnLineTimer(id); });
+}
+
+void LineServer::OnLineTimer(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Conn& c = *it->second;
+  c.line_timer_ = 0;
+  if (c.closed_ || c.peer_done_ || !c.partial()) {
+    c.line_start_ = MonoTime{};
+    return;
+  }
+  MonoTime deadline = c.line_start_ + options_.line_timeout;
+  if (Now() < deadline) {  // a younger line than the one the timer was armed for
+    c.line_timer_at_ = deadline;
+    c.line_timer_ = loop_.AddTimer(deadline, [this, id] { OnLineTimer(id); });
+    return;
+  }
+  if (uint64_t suppressed = 0; log_limiter_.Admit(Now(), &suppressed)) {
+    LOG(WARNING) << "socket " << options_.path << ": client pid " << c.peer_.pid
+                 << " did not finish a line within " << ToMillis(options_.line_timeout)
+                 << " ms; closing the connection"
+                 << (suppressed > 0 ? " (" + std::to_string(suppressed) + " more not logged)" : "");
+  }
+  std::string().swap(c.in_);
+  c.discarding_ = false;
+  c.line_start_ = MonoTime{};
+  c.peer_done_ = true;  // no more input; Flush() closes once the reply is out
+  if (!options_.line_timeout_reply.empty()) {
+    if (!c.out_.Fits(options_.line_timeout_reply.size() + 1)) return Drop(c);
+    c.out_.Append(options_.line_timeout_reply);
+    c.out_.Append('\n');
+  }
+  if (Flush(c)) UpdateInterest(c);
 }
 
 bool LineServer::Flush(Conn& c) {
-  while (c.pending() > 0) {
-    ssize_t n = send(c.fd_, c.out_.data() + c.out_off_, c.pending(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      Drop(c);
-      return false;
-    }
-    c.out_off_ += static_cast<size_t>(n);
+  WriteBuffer::SendResult sent = c.out_.SendTo(c.fd_);
+  if (sent == WriteBuffer::SendResult::kFailed) {
+    Drop(c);
+    return false;
   }
-  if (c.pending() > 0) {
-    if (c.out_off_ > c.out_.size() / 2) {
-      c.out_.erase(0, c.out_off_);
-      c.out_off_ = 0;
-    }
-    return true;
-  }
-  c.out_off_ = 0;
-  if (c.out_.capacity() > kReadChunk) {
-    std::string().swap(c.out_);
-  } else {
-    c.out_.clear();
-  }
+  if (sent == WriteBuffer::SendResult::kBlocked) return true;
   if (c.peer_done_) {
     Drop(c);
     return false;
@@ -322,7 +373,7 @@ bool LineServer::Flush(Conn& c) {
 }
 
 void LineServer::UpdateInterest(Conn& c) {
-  uint32_t events = c.pending() > 0 ? uint32_t{EPOLLOUT} : 0;
+  uint32_t events = c.out_.empty() ? 0 : uint32_t{EPOLLOUT};
   if (!c.peer_done_) events |= EPOLLIN;
   loop_.Modify(c.fd_, events);
 }
@@ -330,6 +381,10 @@ void LineServer::UpdateInterest(Conn& c) {
 void LineServer::Drop(Conn& c) {
   if (c.closed_) return;
   c.closed_ = true;
+  if (c.line_timer_ != 0) {
+    loop_.CancelTimer(c.line_timer_);
+    c.line_timer_ = 0;
+  }
   loop_.Unwatch(c.fd_);
   close(c.fd_);
   c.fd_ = -1;

@@ -13,6 +13,19 @@
 // server is destroyed.
 // Idle connections hold only their fd and empty buffers.
 //
+// Limits (LineServerOptions):
+//  - A silent connection is never timed out or evicted: watchers and a
+//    server's long-lived connections are legitimate, however quiet.
+//  - A line that is started must be finished within line_timeout (10 s from
+//    its first byte; an oversize line counts until its '\n'). Otherwise the
+//    connection gets line_timeout_reply (one line) and is closed once that is
+//    sent; lines completed before are answered first.
+//  - At max_clients open connections, a new one is accepted, sent
+//    refusal_reply (one line, best effort) and closed; the connected ones are
+//    never evicted for it. A warning is logged once per episode.
+//  - Unsent output is capped at max_output: Send() beyond it drops the
+//    connection (a watcher that does not read never slows anyone else).
+//
 // Thread-safety: everything, LineConn included, must be used on the loop
 // thread (or while the loop is not running). Callbacks must not destroy the
 // server.
@@ -23,6 +36,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -33,6 +47,7 @@
 #include <vector>
 
 #include "lib/io/event_loop.h"
+#include "lib/util/log_limiter.h"
 #include "lib/util/status.h"
 
 namespace latchd {
@@ -64,7 +79,15 @@ struct LineServerOptions {
   std::string group;              // chgrp to this group if non-empty
   size_t max_line = 4096;         // bytes, without "\r\n"
   size_t max_output = 256 * 1024; // unsent bytes per connection
-  size_t max_clients = 4096;      // more are accepted and closed at once
+  size_t max_clients = 4096;      // more are sent refusal_reply and closed
+  // A started line not finished within this long closes the connection
+  // after line_timeout_reply. Zero or negative: no limit.
+  Duration line_timeout = std::chrono::seconds(10);
+  // The lines sent (without '\n') before those closes; empty: none. The
+  // defaults are error lines of the agent's protocol (docs/protocol.md).
+  std::string line_timeout_reply =
+      R"({"error":"request line not finished within the time limit; closing the connection"})";
+  std::string refusal_reply = R"({"error":"too many clients connected; try again later"})";
 };
 
 struct LineServerCallbacks {
@@ -97,7 +120,11 @@ class LineServer {
   void OnAcceptable();
   void OnConnEvent(uint64_t id, uint32_t events);
   void ReadInput(Conn& c);
-  void Consume(Conn& c, std::string_view data);
+  // Consumes `data`; true if a line was finished (so a partial line left
+  // over starts now).
+  bool Consume(Conn& c, std::string_view data);
+  void TrackPartialLine(Conn& c, bool line_finished);
+  void OnLineTimer(uint64_t id);
   bool Flush(Conn& c);  // false once c is closed
   void UpdateInterest(Conn& c);
   void Drop(Conn& c);   // closes the fd now; on_close and freeing in Reap()
@@ -115,6 +142,7 @@ class LineServer {
   EventLoop::TimerId reap_timer_ = 0;
   EventLoop::TimerId accept_retry_timer_ = 0;
   bool over_limit_logged_ = false;
+  LogLimiter log_limiter_{10, 1};  // line timeouts: a burst of 10, then 1 a second
 };
 
 }  // namespace latchd

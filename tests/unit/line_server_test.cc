@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -65,6 +66,15 @@ class UnixClient {
     std::string line = buf_.substr(0, nl);
     buf_.erase(0, nl + 1);
     return line;
+  }
+
+  // The next line if one arrives within `wait`, else "<none>".
+  std::string ReadLineWithin(std::chrono::milliseconds wait) {
+    if (buf_.find('\n') == std::string::npos) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(wait.count())) <= 0) return "<none>";
+    }
+    return ReadLine();
   }
 
   // Reads until the server closes the connection: true; or the deadline: false.
@@ -280,16 +290,78 @@ TEST_F(LineServerTest, SlowReaderIsDroppedAtTheOutputCap) {
   EXPECT_TRUE(c.WaitClosed());
 }
 
-TEST_F(LineServerTest, ExcessClientsAreClosedAtOnce) {
+TEST_F(LineServerTest, ExcessClientsAreToldAndClosedAndNobodyIsEvicted) {
   options_.max_clients = 2;
   StartServer();
   UnixClient a(options_.path), b(options_.path);
   ASSERT_TRUE(WaitFor([&] { return Clients() == 2; }));
-  UnixClient extra(options_.path);
-  EXPECT_TRUE(extra.WaitClosed());
+  {
+    UnixClient extra(options_.path);
+    EXPECT_EQ(extra.ReadLine(), options_.refusal_reply);
+    EXPECT_TRUE(extra.WaitClosed());
+  }
   EXPECT_EQ(Clients(), 2u);
-  ASSERT_TRUE(a.Send("still here\n"));
+  ASSERT_TRUE(a.Send("still here\n"));  // the silent ones were kept
   EXPECT_EQ(a.ReadLine(), "echo:still here");
+  ASSERT_TRUE(b.Send("me too\n"));
+  EXPECT_EQ(b.ReadLine(), "echo:me too");
+  EXPECT_EQ(closes_.load(), 0) << "a connected client was evicted";
+}
+
+TEST_F(LineServerTest, UnfinishedLineGetsAnErrorAndIsClosed) {
+  options_.line_timeout = std::chrono::milliseconds(200);
+  StartServer();
+  UnixClient c(options_.path);
+  ASSERT_TRUE(c.Send("one\ntw"));  // a line, and the start of another
+  EXPECT_EQ(c.ReadLine(), "echo:one");
+  EXPECT_EQ(c.ReadLine(), options_.line_timeout_reply);
+  EXPECT_TRUE(c.WaitClosed());
+  EXPECT_TRUE(WaitFor([&] { return closes_ == 1; }));
+}
+
+TEST_F(LineServerTest, TricklingBytesDoNotExtendTheLineDeadline) {
+  options_.line_timeout = std::chrono::milliseconds(300);
+  StartServer();
+  UnixClient c(options_.path);
+  // A byte every 50 ms for up to 10 s, never a '\n'.
+  std::string got = "<none>";
+  for (int i = 0; i < 200 && got == "<none>"; ++i) {
+    if (!c.Send("x")) break;
+    got = c.ReadLineWithin(std::chrono::milliseconds(50));
+  }
+  if (got == "<none>") got = c.ReadLine();
+  EXPECT_EQ(got, options_.line_timeout_reply);
+  EXPECT_TRUE(c.WaitClosed());
+}
+
+TEST_F(LineServerTest, OversizeLineCountsAgainstTheLineDeadlineToo) {
+  options_.max_line = 16;
+  options_.line_timeout = std::chrono::milliseconds(200);
+  StartServer();
+  UnixClient c(options_.path);
+  ASSERT_TRUE(c.Send(std::string(40, 'y')));  // being discarded, never finished
+  EXPECT_EQ(c.ReadLine(), "ERR oversize");
+  EXPECT_EQ(c.ReadLine(), options_.line_timeout_reply);
+  EXPECT_TRUE(c.WaitClosed());
+}
+
+TEST_F(LineServerTest, SilentConnectionsAndLinesFinishedInTimeAreKept) {
+  options_.line_timeout = std::chrono::milliseconds(1000);
+  StartServer();
+  UnixClient c(options_.path);
+  // Silent for longer than the line deadline: a watcher may be.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  ASSERT_TRUE(c.Send("ab"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  ASSERT_TRUE(c.Send("c\nde"));  // the first line is finished; "de" starts now
+  EXPECT_EQ(c.ReadLine(), "echo:abc");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // past abc's deadline
+  ASSERT_TRUE(c.Send("f\n"));
+  EXPECT_EQ(c.ReadLine(), "echo:def");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // silent again
+  ASSERT_TRUE(c.Send("ping\n"));
+  EXPECT_EQ(c.ReadLine(), "echo:ping");
+  EXPECT_EQ(closes_.load(), 0);
 }
 
 TEST_F(LineServerTest, ThousandsOfIdleClients) {
