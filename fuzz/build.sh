@@ -32,6 +32,7 @@ http_src="$root/lib/io/http_parser.cc"
 newest_header=$(ls -t "$root"/lib/*/*.h "$0" | head -n 1)
 objs=""
 for src in lib/api/protocol.cc lib/api/json_writer.cc lib/api/agent_config.cc lib/api/atlas_properties.cc \
+           lib/api/zk_security_config.cc lib/zk/zk_security.cc \
            lib/zk/acl.cc lib/zk/zk_types.cc lib/core/latch_core.cc lib/core/latch_node.cc \
            lib/core/role.cc lib/util/read_file.cc lib/util/one_line.cc "$http_src"; do
   case "$src" in /*) path="$src" ;; *) path="$root/$src" ;; esac

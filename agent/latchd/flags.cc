@@ -36,6 +36,46 @@ DEFINE_string(atlas_properties, "",
               "explicitly win (docs/atlas.md)");
 DEFINE_string(journal, "", "Append every role change as a JSON line (monotonic and wall time) to this file");
 
+// ---- ZooKeeper SASL and TLS (lib/api/zk_security_config.h validates them) -----------------
+DEFINE_string(zk_sasl_mechanism, "",
+              "SASL authentication to ZooKeeper: GSSAPI (Kerberos) or DIGEST-MD5; empty: none. "
+              "Not together with --zk_tls_*: the ZooKeeper 3.8 C client has no SASL over TLS");
+DEFINE_string(zk_sasl_service, "zookeeper", "SASL service name (the servers' principal zookeeper/<host>)");
+DEFINE_string(zk_sasl_host, "",
+              "SASL server name, one for every server; empty: GSSAPI uses the address of the "
+              "server connected to (canonicalized by Kerberos), DIGEST-MD5 uses zk-sasl-md5");
+DEFINE_string(zk_sasl_user, "", "DIGEST-MD5 user (a user_<name> of the servers' JAAS Server section)");
+DEFINE_string(zk_sasl_password_file, "", "DIGEST-MD5: file whose first line is the password");
+DEFINE_string(zk_sasl_keytab, "", "GSSAPI: client keytab (tickets are obtained and renewed from it)");
+DEFINE_string(zk_sasl_principal, "",
+              "GSSAPI: client principal, e.g. atlas/_HOST@EXAMPLE.COM (_HOST: this host's name); "
+              "empty: the keytab's first");
+DEFINE_string(zk_tls_ca, "", "TLS to ZooKeeper's secureClientPort: PEM file of the CA that signed the servers");
+DEFINE_string(zk_tls_cert, "", "TLS: PEM file of this client's certificate (chain)");
+DEFINE_string(zk_tls_key, "", "TLS: PEM file of the certificate's unencrypted private key");
+
+namespace latchd {
+namespace {
+
+RawZkSecurity ZkSecurityFlags() {
+  RawZkSecurity raw;
+  raw.sasl_mechanism = FLAGS_zk_sasl_mechanism;
+  raw.sasl_service = FLAGS_zk_sasl_service;
+  raw.sasl_host = FLAGS_zk_sasl_host;
+  raw.sasl_user = FLAGS_zk_sasl_user;
+  raw.sasl_password_file = FLAGS_zk_sasl_password_file;
+  raw.sasl_keytab = FLAGS_zk_sasl_keytab;
+  raw.sasl_principal = FLAGS_zk_sasl_principal;
+  raw.tls_ca = FLAGS_zk_tls_ca;
+  raw.tls_cert = FLAGS_zk_tls_cert;
+  raw.tls_key = FLAGS_zk_tls_key;
+  return raw;
+}
+
+}  // namespace
+}  // namespace latchd
+// ---- end of ZooKeeper SASL and TLS ----------------------------------------------------------
+
 namespace latchd {
 namespace {
 
@@ -208,6 +248,7 @@ Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv, std::vector<std::st
   raw.socket_mode = FLAGS_socket_mode;
   raw.socket_group = FLAGS_socket_group;
   raw.journal = FLAGS_journal;
+  raw.zk_security = ZkSecurityFlags();
   if (!FLAGS_atlas_properties.empty()) {
     // Explicit: given on the command line or in a --flagfile, even if equal to the default.
     auto is_explicit = [](const std::string& name) {
