@@ -320,8 +320,8 @@ def four_letter(port, cmd, host="127.0.0.1", timeout=2.0, tls=None):
     """Sends a ZooKeeper four-letter command (over TLS with the ssl.SSLContext `tls`); returns
     the answer, or None when the server cannot be reached."""
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            s = tls.wrap_socket(raw, server_hostname=host) if tls else raw
+        raw = socket.create_connection((host, port), timeout=timeout)
+        with (tls.wrap_socket(raw, server_hostname=host) if tls else raw) as s:
             s.settimeout(timeout)
             s.sendall(cmd.encode())
             chunks = []
