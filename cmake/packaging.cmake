@@ -53,9 +53,16 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "latchd developers")
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-# Library dependencies from dpkg-shlibdeps, plus what the postinst needs.
+# Library dependencies from dpkg-shlibdeps (with the bundled ZooKeeper client, linked
+# statically: libsasl2-2, libssl3, libkrb5-3), plus what the postinst needs, plus the SASL
+# mechanisms, which libsasl2 loads as plugins at run time: DIGEST-MD5 (libsasl2-modules) and
+# GSSAPI/Kerberos (libsasl2-modules-gssapi-mit).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser")
+if(LATCHD_ZK_CLIENT STREQUAL "bundled")
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser, libsasl2-modules, libsasl2-modules-gssapi-mit")
+else()
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd | adduser")
+endif()
 # The synopsis line is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the long text.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
   "latchd runs one Curator-compatible leader latch per host (Apache Atlas's\n"

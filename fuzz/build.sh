@@ -34,6 +34,7 @@ objs=""
 # Every file of lib/core and lib/util (no I/O, no ZooKeeper client), and the parsers.
 lib_srcs=$(cd "$root" && ls lib/core/*.cc lib/util/*.cc)
 for src in lib/api/protocol.cc lib/api/agent_config.cc lib/api/atlas_properties.cc \
+           lib/api/zk_security_config.cc lib/zk/zk_security.cc \
            lib/zk/acl.cc lib/zk/zk_types.cc $lib_srcs "$http_src"; do
   case "$src" in /*) path="$src" ;; *) path="$root/$src" ;; esac
   obj="$out/obj/$(basename "$src" .cc).o"

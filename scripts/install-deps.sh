@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what latchd needs to build and test on Debian 12: compiler and libraries for the
-# daemon, ZooKeeper + Curator + a JDK for the integration tests, python3, curl, netcat.
+# daemon (Cyrus SASL, OpenSSL and Kerberos headers for the ZooKeeper C client that
+# scripts/build-zk-client.sh builds from Debian's source package), ZooKeeper + Curator + a JDK
+# and a Kerberos KDC for the integration tests, python3, curl, netcat.
 # Idempotent and quiet: does nothing (not even apt-get update) when all is installed.
 set -euo pipefail
 
@@ -8,6 +10,8 @@ packages=(
   g++ cmake make
   libzookeeper-mt-dev libgflags-dev libgoogle-glog-dev prometheus-cpp-dev nlohmann-json3-dev
   libssl-dev libgtest-dev libgmock-dev
+  libsasl2-dev libsasl2-modules libsasl2-modules-gssapi-mit libkrb5-dev libzookeeper-java
+  krb5-kdc krb5-admin-server krb5-user openssl
   zookeeper libcurator-recipes-java default-jdk-headless
   python3 curl netcat-openbsd socat
   haproxy prometheus libsystemd-dev dpkg-dev clang-14 libclang-rt-14-dev

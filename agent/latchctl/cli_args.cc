@@ -29,45 +29,101 @@ Result<bool> ParseBool(std::string_view flag, std::string_view text) {
 
 }  // namespace
 
-const char* UsageLine() {
-  return "usage: latchctl {status|is-active|watch|leader|participants|yield|ack EPOCH|"
-         "digest USER:PASSWORD|find-active --servers=URL,...|help} [--socket=PATH] [--json] "
-         "[--timeout_ms=N]";
+const CliCommand kCliCommands[] = {
+    {"status", 0, "",
+     "print the role: ACTIVE, PASSIVE, BECOMING_ACTIVE or\nBECOMING_PASSIVE (like atlas_admin.py -status)",
+     Command::kStatus},
+    {"is-active", 0, "",
+     "exit 0 if this host is ACTIVE, 1 otherwise; prints nothing\n(for scripts and systemd "
+     "ExecCondition=)",
+     Command::kStatus},
+    {"watch", 0, "",
+     "print the role now and one line per change:\n<ROLE> epoch=<n> leader=<id>; exits 1 when the "
+     "agent goes away",
+     Command::kWatch},
+    {"leader", 0, "", "print the leader: id=<id> address=<url> epoch=<n>", Command::kLeader},
+    {"participants", 0, "", "print the latch participants, one per line, in latch order",
+     Command::kParticipants},
+    {"yield", 0, "", "ask the agent to step down and rejoin at the back", Command::kYield},
+    {"ack", 1, " EPOCH", "tell the agent activation finished for EPOCH", Command::kAck},
+    {"digest", 1, " USER:PASSWORD", "print ZooKeeper's digest id for an ACL entry (no agent needed)",
+     std::nullopt},
+    {"find-active", 0, " --servers=URL,URL,...",
+     "ask each server's GET <URL>/api/atlas/admin/status (http://\nonly) and print the URL of the one "
+     "answering ACTIVE",
+     std::nullopt},
+    {"help", 0, "", "this text", std::nullopt},
+};
+const size_t kCliCommandCount = sizeof(kCliCommands) / sizeof(kCliCommands[0]);
+
+const NotInLatchctl kNotInLatchctl[] = {
+    {Command::kHelp, "latchctl's own help lists its commands; the agent's `help` is for socket users"},
+};
+const size_t kNotInLatchctlCount = sizeof(kNotInLatchctl) / sizeof(kNotInLatchctl[0]);
+
+const CliCommand* FindCliCommand(std::string_view name) {
+  for (const CliCommand& c : kCliCommands) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
 }
 
-const char* HelpText() {
-  return "latchctl: ask the local latchd agent about this host's role.\n"
-         "\n"
-         "usage: latchctl COMMAND [ARGS] [FLAGS]\n"
-         "\n"
-         "commands (agent commands talk to latchd over its Unix socket):\n"
-         "  status                 print the role: ACTIVE, PASSIVE, BECOMING_ACTIVE or\n"
-         "                         BECOMING_PASSIVE (like atlas_admin.py -status)\n"
-         "  is-active              exit 0 if this host is ACTIVE, 1 otherwise; prints nothing\n"
-         "                         (for scripts and systemd ExecCondition=)\n"
-         "  watch                  print the role now and one line per change:\n"
-         "                         <ROLE> epoch=<n> leader=<id>; exits 1 when the agent goes away\n"
-         "  leader                 print the leader: id=<id> address=<url> epoch=<n>\n"
-         "  participants           print the latch participants, one per line, in latch order\n"
-         "  yield                  ask the agent to step down and rejoin at the back\n"
-         "  ack EPOCH              tell the agent activation finished for EPOCH\n"
-         "  digest USER:PASSWORD   print ZooKeeper's digest id for an ACL entry (no agent needed)\n"
-         "  find-active --servers=URL,URL,...\n"
-         "                         ask each server's GET <URL>/api/atlas/admin/status (http://\n"
-         "                         only) and print the URL of the one answering ACTIVE\n"
-         "  help                   this text\n"
-         "\n"
-         "flags:\n"
-         "  --socket=PATH          the agent's socket (default $LATCHD_SOCKET, else\n"
-         "                         /run/latchd/latchd.sock)\n"
-         "  --json                 print the agent's JSON answer line instead of text\n"
-         "  --timeout_ms=N         deadline per request / per HTTP probe (default 2000)\n"
-         "  --retries=N            find-active: rounds over all servers (default 4)\n"
-         "  --retry_interval_ms=N  find-active: pause between rounds (default 5000)\n"
-         "\n"
-         "exit codes: 0 success (is-active: ACTIVE; find-active: found), 1 agent unreachable or\n"
-         "refused, not ACTIVE, or no ACTIVE server, 2 usage error.\n"
-         "See docs/latchctl.md.\n";
+const std::string& UsageLine() {
+  static const std::string line = [] {
+    std::string out = "usage: latchctl {";
+    for (size_t i = 0; i < kCliCommandCount; ++i) {
+      if (i) out += "|";
+      out += std::string(kCliCommands[i].name) + kCliCommands[i].args;
+    }
+    return out + "} [--socket=PATH] [--json] [--timeout_ms=N]";
+  }();
+  return line;
+}
+
+const std::string& HelpText() {
+  static const std::string text = [] {
+    std::string out =
+        "latchctl: ask the local latchd agent about this host's role.\n"
+        "\n"
+        "usage: latchctl COMMAND [ARGS] [FLAGS]\n"
+        "\n"
+        "commands (agent commands talk to latchd over its Unix socket):\n";
+    constexpr size_t kColumn = 25;
+    for (const CliCommand& c : kCliCommands) {
+      std::string head = "  " + std::string(c.name) + c.args;
+      std::string_view help = c.help;
+      bool first = true;
+      while (true) {
+        size_t nl = help.find('\n');
+        std::string_view line = help.substr(0, nl);
+        if (first && head.size() < kColumn) {
+          out += head + std::string(kColumn - head.size(), ' ');
+        } else {
+          if (first) out += head + "\n";
+          out += std::string(kColumn, ' ');
+        }
+        out.append(line).append("\n");
+        first = false;
+        if (nl == std::string_view::npos) break;
+        help.remove_prefix(nl + 1);
+      }
+    }
+    out +=
+        "\n"
+        "flags:\n"
+        "  --socket=PATH          the agent's socket (default $LATCHD_SOCKET, else\n"
+        "                         /run/latchd/latchd.sock)\n"
+        "  --json                 print the agent's JSON answer line instead of text\n"
+        "  --timeout_ms=N         deadline per request / per HTTP probe (default 2000)\n"
+        "  --retries=N            find-active: rounds over all servers (default 4)\n"
+        "  --retry_interval_ms=N  find-active: pause between rounds (default 5000)\n"
+        "\n"
+        "exit codes: 0 success (is-active: ACTIVE; find-active: found), 1 agent unreachable or\n"
+        "refused, not ACTIVE, or no ACTIVE server, 2 usage error.\n"
+        "See docs/latchctl.md.\n";
+    return out;
+  }();
+  return text;
 }
 
 Result<CliOptions> ParseArgs(int argc, char** argv) {

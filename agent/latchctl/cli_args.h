@@ -7,9 +7,12 @@
 #ifndef LATCHD_AGENT_LATCHCTL_CLI_ARGS_H_
 #define LATCHD_AGENT_LATCHCTL_CLI_ARGS_H_
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "lib/api/protocol.h"
 #include "lib/util/status.h"
 
 namespace latchd {
@@ -37,10 +40,33 @@ struct CliOptions {
 
 Result<CliOptions> ParseArgs(int argc, char** argv);
 
-// The one-line usage ("usage: latchctl COMMAND [ARGS] [--socket=PATH] ...").
-const char* UsageLine();
+// latchctl's commands, in `help` order: the usage line, the help text and the
+// dispatch in main.cc come from this table.
+struct CliCommand {
+  const char* name;
+  size_t nargs;         // positional arguments after the command
+  const char* args;     // how they are shown, e.g. " EPOCH"; "" without
+  const char* help;     // lines of help, '\n'-separated, without indentation
+  // The agent's socket command it sends, if any (lib/api/protocol.h). Every
+  // socket command is either sent by one of these or in kNotInLatchctl.
+  std::optional<Command> sends;
+};
+extern const CliCommand kCliCommands[];
+extern const size_t kCliCommandCount;
+// Socket commands latchctl does not offer, with why.
+struct NotInLatchctl {
+  Command command;
+  const char* why;
+};
+extern const NotInLatchctl kNotInLatchctl[];
+extern const size_t kNotInLatchctlCount;
+// The row of `name`, or nullptr.
+const CliCommand* FindCliCommand(std::string_view name);
+
+// The one-line usage ("usage: latchctl {status|...} [--socket=PATH] ...").
+const std::string& UsageLine();
 // The full --help text: every command and flag, exit codes.
-const char* HelpText();
+const std::string& HelpText();
 
 }  // namespace latchctl
 }  // namespace latchd

@@ -53,11 +53,11 @@ void SleepMs(int ms) {
 int FindActive(const CliOptions& o) {
   if (!o.args.empty()) {
     std::fprintf(stderr, "latchctl: find-active takes no arguments; use --servers=URL,URL\n%s\n",
-                 UsageLine());
+                 UsageLine().c_str());
     return kExitUsage;
   }
   if (o.servers.empty()) {
-    std::fprintf(stderr, "latchctl: find-active needs --servers=URL[,URL...]\n%s\n", UsageLine());
+    std::fprintf(stderr, "latchctl: find-active needs --servers=URL[,URL...]\n%s\n", UsageLine().c_str());
     return kExitUsage;
   }
   std::vector<Server> servers;

@@ -24,7 +24,7 @@ int Fail(int code, const std::string& message) {
 }
 
 int Usage(const std::string& message) {
-  std::fprintf(stderr, "latchctl: %s\n%s\n", message.c_str(), UsageLine());
+  std::fprintf(stderr, "latchctl: %s\n%s\n", message.c_str(), UsageLine().c_str());
   return kExitUsage;
 }
 
@@ -196,26 +196,12 @@ int Run(int argc, char** argv) {
   if (!parsed.ok()) return Usage(parsed.status().message());
   const CliOptions& o = *parsed;
   if (o.help || o.command == "help") {
-    std::fputs(HelpText(), stdout);
+    std::fputs(HelpText().c_str(), stdout);
     return kExitOk;
   }
   if (o.command.empty()) return Usage("no command given");
 
-  struct Spec {
-    const char* name;
-    size_t nargs;
-    const char* args;
-  };
-  static const Spec kSpecs[] = {
-      {"status", 0, ""},        {"is-active", 0, ""},   {"watch", 0, ""},
-      {"leader", 0, ""},        {"participants", 0, ""}, {"yield", 0, ""},
-      {"ack", 1, " EPOCH"},     {"digest", 1, " USER:PASSWORD"},
-      {"find-active", 0, " --servers=URL,URL,..."},
-  };
-  const Spec* spec = nullptr;
-  for (const auto& s : kSpecs) {
-    if (o.command == s.name) spec = &s;
-  }
+  const CliCommand* spec = FindCliCommand(o.command);
   if (spec == nullptr) return Usage("unknown command \"" + o.command.substr(0, 40) + "\"");
   if (o.command == "find-active") return FindActive(o);
   if (o.args.size() != spec->nargs) {

@@ -113,6 +113,7 @@ Status Agent::Start() {
   zo.acl = AclForCreate(config_.acl);
   zo.auth = config_.auth;
   zo.resume = core_->resume();
+  zo.security = config_.zk_security;
   ZkClientCallbacks zc;
   zc.post = [this](std::function<void()> fn) { loop_->Post(std::move(fn)); };
   zc.on_session = [this](ZkSessionEvent e, ZkSessionInfo info) { Dispatch(agent::ZkSession{e, info}); };

@@ -12,29 +12,88 @@
 
 #include "lib/api/atlas_properties.h"
 
-DEFINE_string(id, "", "This participant's id (required; no ',' or '/'), e.g. the Atlas server id");
-DEFINE_string(advertise, "", "URL published in <zk_root>/active_server_info while ACTIVE");
-DEFINE_string(zk_connect, "", "ZooKeeper connect string host:port[,host:port...][/chroot] (required)");
-DEFINE_string(zk_root, "/latchd", "Root znode; the latch is <zk_root>/leader_elector_path");
-DEFINE_int64(zk_session_timeout_ms, 10000, "Requested session timeout; the negotiated one is used");
-DEFINE_string(zk_acl, "", "Comma-separated scheme:id entries granted all permissions on created nodes");
-DEFINE_string(zk_auth_file, "", "File holding scheme:auth (e.g. digest:user:password)");
-DEFINE_string(http_listen, "127.0.0.1:21100", "HOST:PORT for the HTTP endpoints; empty disables");
-DEFINE_string(socket_path, "/run/latchd/latchd.sock", "Unix socket path; empty disables");
-DEFINE_double(lease_margin, 0.25, "Lease = negotiated session timeout x (1 - margin)");
-DEFINE_int64(activation_ack_timeout_ms, 0,
-             "If > 0, stay BECOMING_ACTIVE until a socket client sends 'ack <epoch>'; give "
-             "leadership up if none arrives within this time");
-DEFINE_string(on_transition, "", "Executable run on every role change (new role, previous role, "
-              "epoch, leader id, leader address); a failure while BECOMING_ACTIVE gives leadership up");
-DEFINE_int64(on_transition_timeout_ms, 30000, "Time limit of one --on_transition run");
-DEFINE_string(socket_mode, "0660", "Permissions of the Unix socket (octal)");
-DEFINE_string(socket_group, "", "Group of the Unix socket (the co-located server's group)");
-DEFINE_string(atlas_properties, "",
-              "Apache Atlas's atlas-application.properties: take --id, --advertise, --zk_connect, "
-              "--zk_root, --zk_session_timeout_ms and --zk_acl from its HA settings; flags given "
-              "explicitly win (docs/atlas.md)");
-DEFINE_string(journal, "", "Append every role change as a JSON line (monotonic and wall time) to this file");
+namespace latchd {
+namespace {
+
+// ---- The flags: one row each -------------------------------------------------
+// gflags parses straight into g_flags (a RawFlags); a flag's default is
+// g_defaults' value, RawFlags' own member default except where the daemon's
+// differs (HTTP and the socket are on by default). ValidateFlags
+// (lib/api/agent_config.h) checks every value.
+RawFlags DaemonDefaults() {
+  RawFlags d;
+  d.http_listen = "127.0.0.1:21100";
+  d.socket_path = "/run/latchd/latchd.sock";
+  return d;
+}
+RawFlags g_defaults = DaemonDefaults();
+RawFlags g_flags = g_defaults;
+
+#define LATCHD_FLAG(name, member, help) \
+  gflags::FlagRegisterer flag_##name(#name, help, __FILE__, &g_flags.member, &g_defaults.member)
+
+LATCHD_FLAG(id, id, "This participant's id (required; no ',' or '/'), e.g. the Atlas server id");
+LATCHD_FLAG(advertise, advertise, "URL published in <zk_root>/active_server_info while ACTIVE");
+LATCHD_FLAG(zk_connect, zk_connect,
+            "ZooKeeper connect string host:port[,host:port...][/chroot] (required)");
+LATCHD_FLAG(zk_root, zk_root, "Root znode; the latch is <zk_root>/leader_elector_path");
+LATCHD_FLAG(zk_session_timeout_ms, zk_session_timeout_ms,
+            "Requested session timeout; the negotiated one is used");
+LATCHD_FLAG(zk_acl, zk_acl, "Comma-separated scheme:id entries granted all permissions on created nodes");
+LATCHD_FLAG(zk_auth_file, zk_auth_file, "File holding scheme:auth (e.g. digest:user:password)");
+LATCHD_FLAG(http_listen, http_listen, "HOST:PORT for the HTTP endpoints; empty disables");
+LATCHD_FLAG(socket_path, socket_path, "Unix socket path; empty disables");
+LATCHD_FLAG(lease_margin, lease_margin, "Lease = negotiated session timeout x (1 - margin)");
+LATCHD_FLAG(activation_ack_timeout_ms, activation_ack_timeout_ms,
+            "If > 0, stay BECOMING_ACTIVE until a socket client sends 'ack <epoch>'; give "
+            "leadership up if none arrives within this time");
+LATCHD_FLAG(on_transition, on_transition,
+            "Executable run on every role change (new role, previous role, epoch, leader id, leader "
+            "address); a failure while BECOMING_ACTIVE gives leadership up");
+LATCHD_FLAG(on_transition_timeout_ms, on_transition_timeout_ms, "Time limit of one --on_transition run");
+LATCHD_FLAG(socket_mode, socket_mode, "Permissions of the Unix socket (octal)");
+LATCHD_FLAG(socket_group, socket_group, "Group of the Unix socket (the co-located server's group)");
+LATCHD_FLAG(journal, journal,
+            "Append every role change as a JSON line (monotonic and wall time) to this file");
+// ZooKeeper SASL and TLS (lib/api/zk_security_config.h validates them).
+LATCHD_FLAG(zk_sasl_mechanism, zk_security.sasl_mechanism,
+            "SASL authentication to ZooKeeper: GSSAPI (Kerberos) or DIGEST-MD5; empty: none. "
+            "Not together with --zk_tls_*: the ZooKeeper 3.8 C client has no SASL over TLS");
+LATCHD_FLAG(zk_sasl_service, zk_security.sasl_service,
+            "SASL service name (the servers' principal zookeeper/<host>)");
+LATCHD_FLAG(zk_sasl_host, zk_security.sasl_host,
+            "SASL server name, one for every server; empty: GSSAPI uses the address of the "
+            "server connected to (canonicalized by Kerberos), DIGEST-MD5 uses zk-sasl-md5");
+LATCHD_FLAG(zk_sasl_user, zk_security.sasl_user,
+            "DIGEST-MD5 user (a user_<name> of the servers' JAAS Server section)");
+LATCHD_FLAG(zk_sasl_password_file, zk_security.sasl_password_file,
+            "DIGEST-MD5: file whose first line is the password");
+LATCHD_FLAG(zk_sasl_keytab, zk_security.sasl_keytab,
+            "GSSAPI: client keytab (tickets are obtained and renewed from it)");
+LATCHD_FLAG(zk_sasl_principal, zk_security.sasl_principal,
+            "GSSAPI: client principal, e.g. atlas/_HOST@EXAMPLE.COM (_HOST: this host's name); "
+            "empty: the keytab's first");
+LATCHD_FLAG(zk_tls_ca, zk_security.tls_ca,
+            "TLS to ZooKeeper's secureClientPort: PEM file of the CA that signed the servers");
+LATCHD_FLAG(zk_tls_cert, zk_security.tls_cert, "TLS: PEM file of this client's certificate (chain)");
+LATCHD_FLAG(zk_tls_key, zk_security.tls_key,
+            "TLS: PEM file of the certificate's unencrypted private key");
+
+#undef LATCHD_FLAG
+
+// Not a setting of its own: where to take settings from.
+std::string g_atlas_properties;
+std::string g_atlas_properties_default;
+gflags::FlagRegisterer flag_atlas_properties(
+    "atlas_properties",
+    "Apache Atlas's atlas-application.properties: take --id, --advertise, --zk_connect, "
+    "--zk_root, --zk_session_timeout_ms and --zk_acl from its HA settings; flags given "
+    "explicitly win (docs/atlas.md)",
+    __FILE__, &g_atlas_properties, &g_atlas_properties_default);
+
+}  // namespace
+}  // namespace latchd
+
 
 namespace latchd {
 namespace {
@@ -191,30 +250,14 @@ Result<AgentConfig> ParseAgentFlags(int* argc, char*** argv, std::vector<std::st
     std::exit(0);
   }
   gflags::HandleCommandLineHelpFlags();  // --version, --helpxml, --helpon, ...: exit
-  RawFlags raw;
-  raw.id = FLAGS_id;
-  raw.advertise = FLAGS_advertise;
-  raw.zk_connect = FLAGS_zk_connect;
-  raw.zk_root = FLAGS_zk_root;
-  raw.zk_session_timeout_ms = FLAGS_zk_session_timeout_ms;
-  raw.zk_acl = FLAGS_zk_acl;
-  raw.zk_auth_file = FLAGS_zk_auth_file;
-  raw.http_listen = FLAGS_http_listen;
-  raw.socket_path = FLAGS_socket_path;
-  raw.lease_margin = FLAGS_lease_margin;
-  raw.activation_ack_timeout_ms = FLAGS_activation_ack_timeout_ms;
-  raw.on_transition = FLAGS_on_transition;
-  raw.on_transition_timeout_ms = FLAGS_on_transition_timeout_ms;
-  raw.socket_mode = FLAGS_socket_mode;
-  raw.socket_group = FLAGS_socket_group;
-  raw.journal = FLAGS_journal;
-  if (!FLAGS_atlas_properties.empty()) {
+  RawFlags raw = g_flags;
+  if (!g_atlas_properties.empty()) {
     // Explicit: given on the command line or in a --flagfile, even if equal to the default.
     auto is_explicit = [](const std::string& name) {
       gflags::CommandLineFlagInfo info;
       return gflags::GetCommandLineFlagInfo(name.c_str(), &info) && !info.is_default;
     };
-    Status applied = ApplyAtlasProperties(FLAGS_atlas_properties, is_explicit, &raw, notes);
+    Status applied = ApplyAtlasProperties(g_atlas_properties, is_explicit, &raw, notes);
     if (!applied.ok()) return applied;
   }
   return ValidateFlags(raw);

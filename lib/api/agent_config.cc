@@ -177,6 +177,11 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
     }
     c.auth = *auth;
   }
+  const std::string auth_source = !f.zk_auth_file.empty() ? "--zk_auth_file"
+                                  : "ZooKeeper auth from the configuration file";
+  auto security = ValidateZkSecurity(f.zk_security, c.acl, &c.auth, auth_source);
+  if (!security.ok()) return security.status();
+  c.zk_security = *security;
   return c;
 }
 

@@ -1,5 +1,6 @@
 // The agent's configuration: raw flag values in, a validated AgentConfig out.
-// Validation is pure (it reads the auth file, nothing else) so bad input is
+// Validation is pure (it reads the auth file and the files the --zk_sasl_* and --zk_tls_*
+// flags name, nothing else) so bad input is
 // refused before anything touches ZooKeeper or the file system.
 // Thread-safety: pure functions.
 // Errors: one line naming the flag, e.g. "--id: must not contain ',' or '/'".
@@ -12,8 +13,10 @@
 #include <utility>
 #include <vector>
 
+#include "lib/api/zk_security_config.h"
 #include "lib/core/core_types.h"
 #include "lib/util/status.h"
+#include "lib/zk/zk_security.h"
 #include "lib/zk/zk_types.h"
 
 namespace latchd {
@@ -39,6 +42,7 @@ struct RawFlags {
   std::string socket_mode = "0660";
   std::string socket_group;
   std::string journal;
+  RawZkSecurity zk_security;  // --zk_sasl_*, --zk_tls_*
 };
 
 // The validated configuration. What the election core needs is in `latch`,
@@ -57,6 +61,7 @@ struct AgentConfig {
   unsigned socket_mode = 0660;
   std::string socket_group;
   std::string journal;          // empty: no journal file
+  ZkSecurityOptions zk_security;  // SASL or TLS (a sasl: auth ends up here, not in `auth`)
 };
 
 Result<AgentConfig> ValidateFlags(const RawFlags& flags);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "lib/util/status.h"
+#include "lib/zk/zk_security.h"
 #include "lib/zk/zk_types.h"
 
 namespace latchd {
@@ -56,6 +57,8 @@ struct ZkClientOptions {
   // it is gone, the server answers with an expiry and the next Open() starts
   // a new session.
   std::optional<ZkSessionCredentials> resume;
+  // SASL or TLS (lib/zk/zk_security.h); `auth` is added on top (with SASL, a digest auth).
+  ZkSecurityOptions security;
 };
 
 class ZkClient {

@@ -1,6 +1,8 @@
 #include "lib/zk/zookeeper_client.h"
 
 #include "lib/util/log_limiter.h"
+#include "lib/zk/auth_retry.h"
+#include "lib/zk/zk_secure_init.h"
 
 #include <zookeeper/zookeeper.h>
 
@@ -19,6 +21,9 @@
 #include <vector>
 
 #include <glog/logging.h>
+#ifdef HAVE_OPENSSL_H
+#include <openssl/err.h>
+#endif
 
 namespace latchd {
 namespace {
@@ -55,6 +60,21 @@ void LogToGlog(const char* message) {
       {":ZOO_INFO@", ZOO_LOG_LEVEL_INFO},
       {":ZOO_DEBUG@", ZOO_LOG_LEVEL_DEBUG},
   };
+  std::string with_reason;
+#ifdef HAVE_OPENSSL_H
+  // The TLS handshake's failure: the C client says only "error in ssl connect"; OpenSSL's
+  // reason is still on this (the I/O) thread's error queue.
+  if (msg.find("error in ssl connect") != std::string_view::npos) {
+    unsigned long err = ERR_peek_last_error();
+    if (err != 0) {
+      char reason[256];
+      ERR_error_string_n(err, reason, sizeof reason);
+      ERR_clear_error();
+      with_reason = std::string(msg) + " (TLS handshake failed: " + reason + ")";
+      msg = with_reason;
+    }
+  }
+#endif
   ZooLogLevel level = ZOO_LOG_LEVEL_INFO;
   for (const LevelTag& t : kTags) {
     size_t pos = msg.find(t.tag);
@@ -183,6 +203,9 @@ struct Shared {
   // Generation of the open handle (0: none; kDestroyed after the client is
   // gone). Written on the owner's thread; read by posted functions there.
   std::atomic<uint64_t> current_generation{0};
+  // Handles in a row that ended in an authentication failure (reset by a CONNECTED):
+  // the next Open() waits AuthRetryDelay of it.
+  std::atomic<int> auth_failures{0};
 };
 
 constexpr uint64_t kNoHandle = 0;
@@ -236,6 +259,19 @@ struct HandleContext {
     PostTagged(shared, generation, std::move(fn));
   }
 
+  // Reports kAuthFailed, once per handle: from the C client's AUTH_FAILED event or from the
+  // adapter's watch of a SASL handle's state (the C client reports no event for those).
+  // Any thread.
+  void ReportAuthFailed(ZkSessionInfo info) {
+    std::lock_guard<std::mutex> lock(deliver_mu);
+    if (closing || auth_failed_reported) return;
+    auth_failed_reported = true;
+    shared->auth_failures.fetch_add(1);
+    PostTagged(shared, generation, [info](const ZkClientCallbacks& cb) {
+      if (cb.on_session) cb.on_session(ZkSessionEvent::kAuthFailed, info);
+    });
+  }
+
   // After this, no post of this handle starts and none is in progress.
   void BeginClose() {
     std::lock_guard<std::mutex> lock(deliver_mu);
@@ -275,6 +311,7 @@ struct HandleContext {
 
   std::mutex deliver_mu;
   bool closing = false;            // guarded by deliver_mu
+  bool auth_failed_reported = false;  // guarded by deliver_mu
   std::shared_ptr<Shared> shared;  // guarded by deliver_mu; reset on close
 
   std::mutex pending_mu;
@@ -310,6 +347,10 @@ void GlobalWatcher(zhandle_t* zh, int type, int state, const char* path, void* c
   ZkSessionInfo info;
   if (state == ZOO_CONNECTED_STATE) {
     event = ZkSessionEvent::kConnected;
+    {
+      std::lock_guard<std::mutex> lock(handle->deliver_mu);
+      if (handle->shared) handle->shared->auth_failures.store(0);
+    }
     const clientid_t* id = zoo_client_id(zh);
     info.session_id = id != nullptr ? id->client_id : 0;
     if (id != nullptr) info.password.assign(id->passwd, sizeof id->passwd);
@@ -319,7 +360,8 @@ void GlobalWatcher(zhandle_t* zh, int type, int state, const char* path, void* c
   } else if (state == ZOO_EXPIRED_SESSION_STATE) {
     event = ZkSessionEvent::kExpired;
   } else if (state == ZOO_AUTH_FAILED_STATE) {
-    event = ZkSessionEvent::kAuthFailed;
+    handle->ReportAuthFailed(info);
+    return;
   } else {
     VLOG(1) << "zookeeper: ignoring session state " << state;
     return;
@@ -448,6 +490,12 @@ class ZookeeperClient final : public ZkClient {
     }
     acl_.count = static_cast<int32_t>(acl_entries_.size());
     acl_.data = acl_entries_.empty() ? nullptr : acl_entries_.data();
+    auto factory = ZkHandleFactory::Make(options_.security);
+    if (factory.ok()) {
+      factory_ = std::move(factory).value();
+    } else {
+      factory_status_ = factory.status();
+    }
   }
 
   ~ZookeeperClient() override {
@@ -460,10 +508,36 @@ class ZookeeperClient final : public ZkClient {
 
   Status Open() override {
     Close();
+    if (!factory_) return factory_status_;
     const uint64_t generation = next_generation_++;
-    auto* handle = new HandleContext(generation, shared_);
     // Current before the C client can produce anything of it.
     shared_->current_generation.store(generation, std::memory_order_release);
+    const int failures = shared_->auth_failures.load();
+    const std::chrono::milliseconds delay = AuthRetryDelay(failures);
+    if (delay.count() == 0) return StartHandle(generation);
+    LOG(WARNING) << "zookeeper: " << failures << " authentication failure"
+                 << (failures == 1 ? "" : "s") << " in a row; the next session to "
+                 << options_.connect << " in " << delay.count() << " ms";
+    // The generation is current meanwhile: Submit answers kInvalidState, Close cancels.
+    start_later_ = DelayedCall(delay, [this, shared = shared_, generation] {
+      shared->callbacks.post([this, shared, generation] {
+        if (shared->current_generation.load(std::memory_order_acquire) != generation) return;
+        Status s = StartHandle(generation);
+        if (!s.ok()) {
+          LOG(ERROR) << "cannot open a ZooKeeper session: " << s.message();
+          PostTagged(shared, generation, [](const ZkClientCallbacks& cb) {
+            if (cb.on_session) cb.on_session(ZkSessionEvent::kExpired, ZkSessionInfo{});
+          });
+        }
+      });
+    });
+    return Status::Ok();
+  }
+
+ private:
+  // Makes the C handle of `generation` (already current).
+  Status StartHandle(uint64_t generation) {
+    auto* handle = new HandleContext(generation, shared_);
     const int flags = VLOG_IS_ON(1) ? 0 : ZOO_NO_LOG_CLIENTENV;
     errno = 0;
     clientid_t resume{};
@@ -474,9 +548,9 @@ class ZookeeperClient final : public ZkClient {
       clientid = &resume;
     }
     options_.resume.reset();  // only the first session is resumed
-    zhandle_t* zh = zookeeper_init2(options_.connect.c_str(), GlobalWatcher,
-                                    static_cast<int>(options_.session_timeout.count()),
-                                    clientid, handle, flags, LogToGlog);
+    zhandle_t* zh = factory_->Open(options_.connect.c_str(), GlobalWatcher,
+                                   static_cast<int>(options_.session_timeout.count()), clientid,
+                                   handle, flags, LogToGlog);
     if (zh == nullptr) {
       const int err = errno;
       shared_->current_generation.store(kNoHandle, std::memory_order_release);
@@ -499,9 +573,32 @@ class ZookeeperClient final : public ZkClient {
     }
     zh_ = zh;
     handle_ = handle;
+    if (factory_->sasl()) WatchSaslFailure(zh, handle);
     VLOG(1) << "zookeeper: opened handle generation " << generation << " to " << options_.connect;
     return Status::Ok();
   }
+
+  // The C client marks a SASL handle AUTH_FAILED without telling any watcher (see
+  // lib/zk/zk_secure_init.h): poll its state, and report it once.
+  void WatchSaslFailure(zhandle_t* zh, HandleContext* handle) {
+    const std::string who = DescribeZkSecurity(options_.security);
+    const std::string connect = options_.connect;
+    sasl_watch_ = PollUntil(
+        std::chrono::milliseconds(100), [zh] { return zoo_state(zh) == ZOO_AUTH_FAILED_STATE; },
+        [zh, handle, who, connect] {
+          const char* server = zoo_get_current_server(zh);
+          LOG(ERROR) << "ZooKeeper SASL authentication failed at "
+                     << (server != nullptr ? server : connect) << " with " << who
+                     << ": refused by the server (wrong password, unknown user or principal) or, "
+                        "after zookeeper: lines above, not usable (GSSAPI: no ticket); session "
+                        "given up";
+          ZkSessionInfo info;
+          if (const clientid_t* id = zoo_client_id(zh)) info.session_id = id->client_id;
+          handle->ReportAuthFailed(info);
+        });
+  }
+
+ public:
 
   void Submit(const ZkRequest& request) override {
     if (zh_ == nullptr) {
@@ -570,8 +667,13 @@ class ZookeeperClient final : public ZkClient {
   }
 
   void Close() override {
-    if (zh_ == nullptr) return;
+    start_later_.Cancel();
+    if (zh_ == nullptr) {
+      shared_->current_generation.store(kNoHandle, std::memory_order_release);
+      return;
+    }
     shared_->current_generation.store(kNoHandle, std::memory_order_release);
+    sasl_watch_.Cancel();  // before the handle goes
     zhandle_t* zh = zh_;
     HandleContext* handle = handle_;
     zh_ = nullptr;
@@ -673,6 +775,10 @@ class ZookeeperClient final : public ZkClient {
 
   ZkClientOptions options_;  // resume is cleared after the first Open()
   const std::shared_ptr<Shared> shared_;
+  std::unique_ptr<ZkHandleFactory> factory_;  // null if it could not be made:
+  Status factory_status_;                     // then Open() returns this
+  PollUntil start_later_;     // a StartHandle waiting for AuthRetryDelay (DelayedCall)
+  PollUntil sasl_watch_;      // of the open SASL handle
   std::vector<struct ACL> acl_entries_;  // points into options_.acl
   struct ACL_vector acl_ = {};
   uint64_t next_generation_ = 1;

@@ -30,6 +30,23 @@
 //    (up to a few seconds); a handle that is already dead (expired, auth
 //    failed) is closed on a detached thread so that a following Open() does
 //    not wait.
+//  - options.security picks the C client's entry point (lib/zk/zk_secure_init.h):
+//    zookeeper_init_sasl for SASL (it authenticates on every (re)connect), zookeeper_init_ssl
+//    for TLS, zookeeper_init2 otherwise. Options the build cannot do (or an unparsable
+//    Kerberos principal) make every Open() return that error.
+//  - Authentication failures: a failed SASL authentication makes the C client's handle
+//    AUTH_FAILED without any watcher event; the adapter polls a SASL handle's state every
+//    100 ms and reports kAuthFailed once (the C client's own AUTH_FAILED event, if any, is
+//    the same report), with an ERROR line saying what was tried. The C client does not say
+//    why the server refused (AUTHFAILED -115, or SESSIONCLOSEDREQUIRESASLAUTH -124 with
+//    enforce.auth): requests queued on the dead handle are never answered by it (they are
+//    dropped with the handle). After N such handles in a row (reset by a CONNECTED), Open()
+//    starts the next one AuthRetryDelay(N) later (1 s doubling to 30 s), so a wrong
+//    credential costs at most one server-side session per delay; Open() returns OK at once
+//    and the C handle is made on the owner's thread when the delay is over (a failure then
+//    is logged and reported as kExpired). Close() cancels a waiting start.
+//  - TLS handshake failures are retried by the C client like an unreachable server; its
+//    "error in ssl connect" lines get OpenSSL's reason appended.
 //  - The C client's log goes to glog: ERROR -> LOG(ERROR), WARN ->
 //    LOG(WARNING), INFO -> LOG(INFO) (its environment dump at VLOG(1)),
 //    DEBUG -> VLOG(1). Its level is WARN unless set with SetZookeeperLogLevel.

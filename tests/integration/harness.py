@@ -5,6 +5,8 @@ Building blocks, reusable by the integration tests, a fault-injection suite and 
   free_port()                    a free TCP port on 127.0.0.1 (never handed out twice per process)
   wait_until(pred, timeout, msg) poll until pred() is truthy; AssertionError with msg on deadline
   ZkServer / ZkEnsemble          1 or 3 ZooKeeper servers from Debian's package on loopback
+                                 (JVM options, extra jars and a TLS-only client port for the
+                                 secured servers of secure_zk.py)
   Agent                          one latchd process: flags, status() via the Unix socket,
                                  http_status() via HTTP, stop/kill/pause/resume by pid
   Observer                       a thread sampling every agent's role every ~2 ms; answers
@@ -314,11 +316,12 @@ def curator_classpath():
 # ZooKeeper servers
 
 
-def four_letter(port, cmd, host="127.0.0.1", timeout=2.0):
-    """Sends a ZooKeeper four-letter command; returns the answer, or None when the server
-    cannot be reached."""
+def four_letter(port, cmd, host="127.0.0.1", timeout=2.0, tls=None):
+    """Sends a ZooKeeper four-letter command (over TLS with the ssl.SSLContext `tls`); returns
+    the answer, or None when the server cannot be reached."""
     try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
+        raw = socket.create_connection((host, port), timeout=timeout)
+        with (tls.wrap_socket(raw, server_hostname=host) if tls else raw) as s:
             s.settimeout(timeout)
             s.sendall(cmd.encode())
             chunks = []
@@ -352,7 +355,11 @@ class ZkServer:
 
     def __init__(self, base_dir, myid=1, tick_time=200, init_limit=10, sync_limit=5,
                  client_port=None, quorum_port=None, election_port=None, logging=True,
-                 extra_cfg=None):
+                 extra_cfg=None, jvm_opts=(), extra_jars=(), tls_port_context=None):
+        """jvm_opts/extra_jars: added to the server's command line and class path.
+        tls_port_context: an ssl.SSLContext (with a client certificate): the client port is
+        then a secureClientPort only (TLS; the ssl.* settings go in extra_cfg) and four-letter
+        commands use that context."""
         self.myid = myid
         self.dir = os.path.join(base_dir, "zk%d" % myid)
         self.data_dir = os.path.join(self.dir, "data")
@@ -367,6 +374,9 @@ class ZkServer:
         self.election_port = election_port or free_port()
         self.logging = logging
         self.extra_cfg = dict(extra_cfg or {})
+        self.jvm_opts = list(jvm_opts)
+        self.extra_jars = list(extra_jars)
+        self.tls_port_context = tls_port_context
         self.peers = []  # all ZkServers of the ensemble, self included; [] = standalone
         self.proc = None
         os.makedirs(self.data_dir, exist_ok=True)
@@ -381,8 +391,10 @@ class ZkServer:
             "initLimit=%d" % self.init_limit,
             "syncLimit=%d" % self.sync_limit,
             "dataDir=%s" % self.data_dir,
-            "clientPort=%d" % self.client_port,
-            "clientPortAddress=127.0.0.1",
+            ("secureClientPort=%d" if self.tls_port_context else "clientPort=%d") %
+            self.client_port,
+            "%s=127.0.0.1" % ("secureClientPortAddress" if self.tls_port_context
+                              else "clientPortAddress"),
             "admin.enableServer=false",
             "4lw.commands.whitelist=srvr,mntr,ruok,cons,stat",
             "maxClientCnxns=0",
@@ -408,8 +420,8 @@ class ZkServer:
             logging_jar = jar("slf4j-nop.jar")
             log_opts = []
         return (["java", "-Xmx256m", "-XX:+UseSerialGC", "-Djava.net.preferIPv4Stack=true",
-                 "-Dzookeeper.admin.enableServer=false"] + log_opts +
-                ["-cp", jar("zookeeper.jar") + ":" + logging_jar,
+                 "-Dzookeeper.admin.enableServer=false"] + log_opts + self.jvm_opts +
+                ["-cp", ":".join([jar("zookeeper.jar"), logging_jar] + self.extra_jars),
                  "org.apache.zookeeper.server.quorum.QuorumPeerMain", self.cfg_path])
 
     def start(self, wait=False, timeout=30.0):
@@ -447,7 +459,12 @@ class ZkServer:
         os.kill(self.proc.pid, signal.SIGCONT)
 
     def four_letter(self, cmd, timeout=2.0):
-        return four_letter(self.client_port, cmd, timeout=timeout)
+        return four_letter(self.client_port, cmd, timeout=timeout, tls=self.tls_port_context)
+
+    def mntr(self):
+        """The `mntr` answer as a dict of strings ({} when unreachable)."""
+        out = self.four_letter("mntr") or ""
+        return dict(l.split("\t", 1) for l in out.splitlines() if "\t" in l)
 
     def srvr(self):
         """The `srvr` answer as a dict ('Mode', 'Zxid', ...), or None when unreachable or not
@@ -501,12 +518,13 @@ class ZkEnsemble:
     """1 (standalone) or N ZooKeeper servers on 127.0.0.1."""
 
     def __init__(self, base_dir, size=1, tick_time=200, init_limit=10, sync_limit=5,
-                 logging=True, extra_cfg=None):
+                 logging=True, extra_cfg=None, **server_kw):
+        """server_kw: more ZkServer arguments (jvm_opts, extra_jars, tls_port_context)."""
         self.base_dir = base_dir
         self.tick_time = tick_time
         self.servers = [ZkServer(base_dir, myid=i + 1, tick_time=tick_time,
                                  init_limit=init_limit, sync_limit=sync_limit,
-                                 logging=logging, extra_cfg=extra_cfg)
+                                 logging=logging, extra_cfg=extra_cfg, **server_kw)
                         for i in range(size)]
         if size > 1:
             for s in self.servers:
@@ -1149,15 +1167,19 @@ class _ZkOps:
 
 
 class ZkTool(_ZkOps):
-    """One JVM per call (~0.3 s): `java ZkTool [--auth A] CONNECT cmd args`."""
+    """One JVM per call (~0.3 s): `java ZkTool [--auth A] CONNECT cmd args`. java_opts and
+    extra_jars go to the JVM (SASL: a JAAS Client section; TLS: zookeeper.ssl.* and Netty)."""
 
-    def __init__(self, connect, auth=None, timeout_ms=10000):
+    def __init__(self, connect, auth=None, timeout_ms=10000, java_opts=(), extra_jars=()):
         self.connect = connect
         self.auth = [auth] if isinstance(auth, str) else list(auth or [])
         self.timeout_ms = timeout_ms
+        self.java_opts = list(java_opts)
+        self.extra_jars = list(extra_jars)
 
     def argv(self, *args):
-        a = ["java"] + JAVA_TOOL_OPTS + ["-cp", zktool_classpath(), "ZkTool"]
+        cp = ":".join([zktool_classpath()] + self.extra_jars)
+        a = ["java"] + JAVA_TOOL_OPTS + self.java_opts + ["-cp", cp, "ZkTool"]
         for x in self.auth:
             a += ["--auth", x]
         return a + ["--timeout-ms", str(self.timeout_ms), self.connect] + list(args)
@@ -1177,17 +1199,20 @@ class ZkTool(_ZkOps):
 class ZkShell(_ZkOps):
     """One persistent ZkTool process ("shell" mode, one session): fast repeated calls."""
 
-    def __init__(self, connect, workdir, auth=None, timeout_ms=10000, name="zkshell"):
+    def __init__(self, connect, workdir, auth=None, timeout_ms=10000, name="zkshell",
+                 java_opts=(), extra_jars=()):
         self.connect = connect
         self.auth = [auth] if isinstance(auth, str) else list(auth or [])
         self.timeout_ms = timeout_ms
+        self.java_opts = list(java_opts)
+        self.extra_jars = list(extra_jars)
         self.name = name
         self.log_path = os.path.join(workdir, "%s.log" % name)
         self.proc = None
         self._lock = threading.Lock()
 
     def start(self):
-        tool = ZkTool(self.connect, self.auth, self.timeout_ms)
+        tool = ZkTool(self.connect, self.auth, self.timeout_ms, self.java_opts, self.extra_jars)
         self.proc = spawn(tool.argv("shell"), self.name, self.log_path,
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         return self
@@ -1527,9 +1552,10 @@ class LatchdTestCase(unittest.TestCase):
         obs.wait_sweeps(3)
         return obs
 
-    def zk_shell(self, connect, auth=None):
+    def zk_shell(self, connect, auth=None, **kw):
+        """kw: more ZkShell arguments (java_opts, extra_jars: SASL or TLS as JVM settings)."""
         sh = ZkShell(connect, self.tmp, auth=auth,
-                     name="zkshell%d" % len(self._logs))
+                     name="zkshell%d" % len(self._logs), **kw)
         self.addCleanup(sh.close)
         self.register_log(sh.name, sh.log_path)
         return sh

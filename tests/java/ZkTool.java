@@ -13,6 +13,12 @@
 //   delete PATH            delete, any version
 //   rmr PATH               recursive delete (missing nodes are skipped)
 //   session                this client's session id (hex)
+//   whoami                 the identities the server gave this session (scheme and id each:
+//                          ip, digest, sasl, x509 ...)
+//
+// SASL and TLS come from the JVM's system properties, as for any ZooKeeper Java client
+// (java.security.auth.login.config with a Client section; zookeeper.client.secure and
+// zookeeper.ssl.*): the harness passes them.
 //
 // Every command prints exactly one JSON line on stdout. Errors also print one clear line on
 // stderr ("NoAuth: delete /x") and set the exit code (one-shot mode) or the "rc" field:
@@ -36,6 +42,7 @@ import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.ClientInfo;
 import org.apache.zookeeper.data.Stat;
 
 public final class ZkTool {
@@ -261,6 +268,17 @@ public final class ZkTool {
         need(cmd, 2, "rmr PATH");
         int n = rmr(zk, cmd.get(1));
         return new Result(RC_OK, "{\"rc\":0,\"path\":" + q(cmd.get(1)) + ",\"deleted\":" + n + "}");
+      }
+      case "whoami": {
+        List<ClientInfo> infos = zk.whoAmI();
+        StringBuilder sb = new StringBuilder("{\"rc\":0,\"ids\":[");
+        for (int k = 0; k < infos.size(); k++) {
+          if (k > 0) sb.append(',');
+          sb.append("{\"scheme\":").append(q(infos.get(k).getAuthScheme()))
+              .append(",\"id\":").append(q(infos.get(k).getUser())).append('}');
+        }
+        sb.append("]}");
+        return new Result(RC_OK, sb.toString());
       }
       case "session": {
         return new Result(RC_OK, "{\"rc\":0,\"session_id\":"

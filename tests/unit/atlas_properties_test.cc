@@ -461,8 +461,11 @@ TEST(ApplyAtlasSettingsTest, FillsTheFlagsFromTheFile) {
   EXPECT_THAT(notes, Contains(HasSubstr("atlas.server.ha.zookeeper.retry.sleeptime.ms")));
   EXPECT_THAT(notes, Contains(HasSubstr("--id=id2 from atlas.properties: "
                                         "atlas.server.address.id2=127.0.0.1:21000 is on this host")));
-  // The result is a valid configuration.
+  // The result is a valid configuration once latchd has the credentials of the file's ACL
+  // (without them no entry could match it: refused, issue 13).
   flags.socket_path.clear();
+  EXPECT_THAT(ValidateFlags(flags).status().message(), HasSubstr("--zk_acl: no entry can ever match"));
+  flags.zk_auth_inline = "digest:atlas:atlas-password";
   auto config = ValidateFlags(flags);
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->session_timeout, std::chrono::milliseconds(20000));
