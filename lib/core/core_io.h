@@ -39,6 +39,10 @@ enum class Purpose {
   kPublishCreate, kPublishGet, kPublishSet, kPublishDelete, kPublishCheck,
   // StepDown (lib/core/step_down.h).
   kStepDownBoth, kStepDownMarked, kStepDownDelete,
+  // MemberRecord (lib/core/member_record.h): the own member record.
+  kMemberParent, kMemberCreate, kMemberGet, kMemberSet, kMemberWatch, kMemberDeleteStale,
+  // Candidacy (LatchCore): another member's record.
+  kCandidateGet,
 };
 
 struct Pending {

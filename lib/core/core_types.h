@@ -43,6 +43,11 @@ struct LatchConfig {
   // latch until ZooKeeper expires the session.
   int64_t resume_session = 0;
   std::string resume_node;
+  // Server binding: whether the agent's server counts as healthy before the
+  // first CandidacyEvent (false with --server_hold or probes: it must prove
+  // itself first).
+  bool start_healthy = true;
+  std::string version;            // written into the member record
 };
 
 struct LeaderInfo {
@@ -64,6 +69,8 @@ struct CoreStatus {
   MonoTime since{};              // time of the last role change
   std::string own_node;          // latch node name, empty if none
   int participants = 0;          // latch participants in the last listing
+  bool healthy = true;           // the server counts as healthy (a candidate)
+  bool waiting_for_candidate = false;  // leading with an unhealthy server, no healthy candidate
 };
 
 // One latch participant as of the last listing.
@@ -83,8 +90,12 @@ struct StopEvent {};   // graceful stop: step down, delete own nodes, finish
 struct YieldEvent {};  // step down and rejoin at the back of the latch
 struct AckEvent { int64_t epoch = 0; };  // the server finished activating for epoch
 struct HookDoneEvent { Role role; int64_t epoch = 0; bool ok = true; std::string detail; };
+// The server's health as the agent core judges it (docs/design.md, "Server
+// binding"); since_ms is the wall-clock time of the change, for the record.
+struct CandidacyEvent { bool healthy = true; std::string reason; int64_t since_ms = 0; };
 using Event = std::variant<SessionUpEvent, SessionDownEvent, SessionExpiredEvent, ResultEvent,
-                           WatchEvent, TickEvent, StopEvent, YieldEvent, AckEvent, HookDoneEvent>;
+                           WatchEvent, TickEvent, StopEvent, YieldEvent, AckEvent, HookDoneEvent,
+                           CandidacyEvent>;
 
 // ---- Actions -------------------------------------------------------------
 struct SendAction { ZkRequest request; };
@@ -106,9 +117,14 @@ struct ActivationFailedAction { int64_t epoch = 0; std::string reason; };  // le
 // The session or the own latch node changed: what a restarted agent would
 // need to take them back (the session record). node is "" when there is none.
 struct SessionNodeAction { int64_t session_id = 0; std::string node; };
+// A leader began a graceful step-down that lets the next one take over at
+// once; `reason` is one of kHandoverReasons.
+struct HandoverAction { std::string reason; };
+inline constexpr const char* kHandoverReasons[] = {"stop", "yield", "activation_failed",
+                                                   "server_unhealthy"};
 using Action = std::variant<SendAction, RoleChangeAction, LogAction, ReopenSessionAction,
                             FinishedAction, AckResultAction, ActivationFailedAction,
-                            SessionNodeAction>;
+                            SessionNodeAction, HandoverAction>;
 
 }  // namespace latchd
 

@@ -11,12 +11,17 @@ namespace latchd {
 Joiner::Joiner(std::string latch_path, std::string id, std::function<std::string()> new_uuid)
     : latch_path_(std::move(latch_path)), id_(std::move(id)), new_uuid_(std::move(new_uuid)) {}
 
-void Joiner::Start(CoreIo& io) {
+const std::string& Joiner::Prepare() {
   join_at_.reset();
   uuid_ = new_uuid_();
   own_node_.clear();
   lost_create_ = false;
   owner_known_ = false;
+  phase_ = JoinPhase::kPreparing;
+  return uuid_;
+}
+
+void Joiner::Create(CoreIo& io) {
   phase_ = JoinPhase::kCreating;
   ZkRequest req = MakeRequest(ZkRequestKind::kCreate, latch_path_ + "/" + LatchNodePrefix(uuid_));
   req.data = id_;
@@ -52,6 +57,8 @@ void Joiner::DeleteOrphans(CoreIo& io) {
 
 void Joiner::TakeBack(const std::string& node) {
   own_node_ = node;
+  std::optional<LatchNode> parsed = ParseLatchNode(node);
+  uuid_ = parsed ? parsed->uuid : std::string();
   phase_ = JoinPhase::kJoined;
 }
 
@@ -65,6 +72,8 @@ bool Joiner::Resync(CoreIo& io) {
   switch (phase_) {
     case JoinPhase::kIdle:
       return !join_at_;
+    case JoinPhase::kPreparing:
+      return false;  // waits for the member record
     case JoinPhase::kEnsuringParents:
       return true;
     case JoinPhase::kCreating:

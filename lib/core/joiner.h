@@ -30,7 +30,11 @@
 
 namespace latchd {
 
-enum class JoinPhase { kIdle, kCreating, kEnsuringParents, kRecovering, kJoined };
+enum class JoinPhase {
+  kIdle,
+  kPreparing,  // a new attempt's uuid is chosen; the member record must carry it first
+  kCreating, kEnsuringParents, kRecovering, kJoined,
+};
 
 // What an answer meant for the rest of the core.
 enum class JoinStep {
@@ -60,8 +64,13 @@ class Joiner {
   int64_t own_czxid() const { return own_czxid_; }
   std::optional<MonoTime> join_at() const { return join_at_; }
 
-  // A new attempt: a fresh uuid and a create (the caller bumped the generation).
-  void Start(CoreIo& io);
+  // A new attempt (the caller bumped the generation): a fresh uuid, returned;
+  // Create() follows once the member record carries it.
+  const std::string& Prepare();
+  // The create of the prepared attempt.
+  void Create(CoreIo& io);
+  // The uuid of the current attempt ("" before the first, or after Reset()).
+  const std::string& uuid() const { return uuid_; }
   // Stays idle (not connected, or stopping).
   void Idle() { phase_ = JoinPhase::kIdle, join_at_.reset(); }
   // Forgets the node (the caller bumped the generation).

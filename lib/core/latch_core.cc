@@ -16,7 +16,9 @@ LatchCore::LatchCore(LatchConfig config)
       view_(latch_path_, asi_path_),
       gates_(config_.require_ack, config_.require_hook, config_.activation_timeout),
       publisher_(asi_path_, config_.advertise),
-      step_down_(latch_path_, asi_path_, config_.stop_timeout) {}
+      step_down_(latch_path_, asi_path_, config_.stop_timeout),
+      member_(MembersPath(config_.zk_root), MemberPath(config_.zk_root, config_.id)),
+      candidacy_(config_.zk_root, config_.start_healthy) {}
 
 std::vector<Action> LatchCore::Handle(const Event& event, MonoTime now) {
   io_.Begin(now);
@@ -32,9 +34,10 @@ std::vector<Action> LatchCore::Handle(const Event& event, MonoTime now) {
         else if constexpr (std::is_same_v<T, TickEvent>) OnTick();
         else if constexpr (std::is_same_v<T, StopEvent>) OnStop();
         else if constexpr (std::is_same_v<T, YieldEvent>) {
-          if (!step_down_.stopping() && !step_down_.yielding()) StepDownAndRejoin("yield requested");
+          if (!step_down_.stopping() && !step_down_.yielding()) StepDownAndRejoin("yield requested", "yield");
         } else if constexpr (std::is_same_v<T, AckEvent>) OnAck(e);
         else if constexpr (std::is_same_v<T, HookDoneEvent>) OnHookDone(e);
+        else if constexpr (std::is_same_v<T, CandidacyEvent>) OnCandidacy(e);
       },
       event);
   // Whatever the event, a lapsed lease ends a claim now.
@@ -55,6 +58,7 @@ std::optional<MonoTime> LatchCore::NextDeadline() const {
   if (joiner_.join_at()) consider(*joiner_.join_at());
   if (step_down_.stop_deadline()) consider(*step_down_.stop_deadline());
   if (gates_.deadline() && roles_.role() == Role::kBecomingActive) consider(*gates_.deadline());
+  if (member_.retry_at()) consider(*member_.retry_at());
   if (needs_resync_ && io_.connected()) consider(io_.now());
   return next;
 }
@@ -76,6 +80,8 @@ CoreStatus LatchCore::StatusAt(MonoTime now) const {
   s.since = roles_.since();
   s.own_node = joiner_.own_node();
   s.participants = view_.participants();
+  s.healthy = candidacy_.healthy();
+  s.waiting_for_candidate = leader_ && candidacy_.waiting();
   return s;
 }
 
@@ -98,6 +104,7 @@ void LatchCore::SetRole(Role to, const std::string& reason, std::optional<int64_
 // term it ends, its status an unknown leader (until the next listing).
 void LatchCore::EndTerm(const std::string& reason) {
   view_.ForgetLeader();
+  candidacy_.StopWaiting();
   if (roles_.role() == Role::kBecomingPassive) SetRole(Role::kPassive, reason, epoch_);
 }
 
@@ -174,6 +181,7 @@ void LatchCore::OnSessionUp(const SessionUpEvent& e) {
   io_.SetSession(e.session_id, true);
   lease_.Reset();
   ResetNode();
+  member_.OnNewSession(e.session_id != config_.resume_session ? config_.resume_session : 0);
   io_.Log(LogAction::kInfo, "ZooKeeper session " + SessionIdHex(io_.session()) +
                                 " established, timeout " + std::to_string(ToMillis(lease_.timeout())) + " ms");
   if (step_down_.OnSessionEnd(io_) && step_down_.stopping()) return;
@@ -186,6 +194,7 @@ void LatchCore::OnSessionUp(const SessionUpEvent& e) {
     joiner_.TakeBack(config_.resume_node);
     io_.Log(LogAction::kInfo, "resumed ZooKeeper session " + SessionIdHex(io_.session()) +
                                   " with latch node " + joiner_.own_node());
+    member_.Want(io_, MemberNow());
     SendRenew();
     view_.SendList(io_, leader_);
     return;
@@ -201,6 +210,7 @@ void LatchCore::OnSessionUp(const SessionUpEvent& e) {
   }
   config_.resume_session = 0;
   config_.resume_node.clear();
+  member_.Want(io_, MemberNow());  // also while out of the latch: members are listed
   StartJoin();
 }
 
@@ -231,6 +241,7 @@ void LatchCore::Resync() {
   needs_resync_ = false;
   if (!io_.connected()) return;
   joiner_.DeleteOrphans(io_);
+  member_.Resync(io_);
   if (step_down_.deleting()) {
     step_down_.Send(io_, joiner_.own_node(), publisher_);
     return;
@@ -256,12 +267,37 @@ void LatchCore::ResetNode() {
 
 void LatchCore::StartJoin() {
   view_.ForgetPredecessor();
-  if (!io_.connected() || step_down_.stopping()) {
+  if (!io_.connected() || step_down_.stopping() || !candidacy_.healthy()) {
     joiner_.Idle();
+    if (io_.connected()) member_.Want(io_, MemberNow());  // out of the latch: no uuid
     return;
   }
   io_.NextGen();
-  joiner_.Start(io_);
+  joiner_.Prepare();
+  // The member record carries the new uuid before the node is created: a
+  // successor that finds the node gone looks for its uuid there (lock-delay).
+  member_.Want(io_, MemberNow());
+  MaybeCreate();
+}
+
+void LatchCore::MaybeCreate() {
+  if (joiner_.phase() != JoinPhase::kPreparing || member_.blocked()) return;
+  const auto& written = member_.written();
+  if (written && written->uuid == joiner_.uuid()) joiner_.Create(io_);
+}
+
+MemberInfo LatchCore::MemberNow() const {
+  MemberInfo m;
+  m.id = config_.id;
+  bool out = joiner_.phase() == JoinPhase::kIdle && !candidacy_.healthy();
+  m.uuid = out ? std::string() : joiner_.uuid();
+  m.healthy = candidacy_.healthy();
+  m.reason = candidacy_.reason();
+  m.health_since_ms = candidacy_.since_ms();
+  m.lease_ms = ToMillis(lease_.length());
+  m.address = config_.advertise;
+  m.version = config_.version;
+  return m;
 }
 
 // Rejoins after trouble. Repeated trouble backs off (no reset storms).
@@ -312,7 +348,7 @@ void LatchCore::OnResult(const ZkResult& r) {
         publisher_.Unpublish();
         if (step_down_.phase() == StepDownPhase::kNone) {  // a yield: rejoin at the back
           ResetNode();
-          StartJoin();
+          StartJoin();  // (or stay out while the server is unhealthy)
         }
       }
       if (reconnect) NoteConnectionLoss();
@@ -337,6 +373,23 @@ void LatchCore::OnResult(const ZkResult& r) {
     case Purpose::kUnresumedOwner:
     case Purpose::kDeleteStray:
       joiner_.OnResult(io_, r, p, current);
+      return;
+    case Purpose::kMemberParent:
+    case Purpose::kMemberCreate:
+    case Purpose::kMemberGet:
+    case Purpose::kMemberSet:
+    case Purpose::kMemberWatch:
+    case Purpose::kMemberDeleteStale: {
+      bool reconnect = false;
+      if (member_.OnResult(io_, r, p, &reconnect)) MaybeCreate();
+      if (reconnect) NoteConnectionLoss();
+      return;
+    }
+    case Purpose::kCandidateGet:
+      if (leader_ && current && !step_down_.active() && candidacy_.OnCandidateRecord(io_, r, p)) {
+        StepDownAndRejoin("server unhealthy (" + candidacy_.reason() + "): handing over to " + p.node,
+                          "server_unhealthy");
+      }
       return;
     default:
       break;
@@ -386,7 +439,15 @@ void LatchCore::OnListResult(const ZkResult& r, const Pending& p) {
       LoseLeadership("own latch node " + joiner_.own_node() + " is gone");
       return ScheduleRejoin("own latch node gone");
     case ListOutcome::kFirst:
-      if (!leader_) OnTakeoverStep(takeover_.OnFirst(io_, list, joiner_, view_));
+      if (!leader_) return OnTakeoverStep(takeover_.OnFirst(io_, list, joiner_, view_));
+      if (!candidacy_.healthy()) {
+        bool was_waiting = candidacy_.waiting();
+        candidacy_.CheckSuccessor(io_, view_, joiner_.own_node());
+        if (candidacy_.waiting() && !was_waiting) {
+          io_.Log(LogAction::kWarning, "server unhealthy (" + candidacy_.reason() +
+                                           ") but no healthy candidate is waiting: keeping leadership");
+        }
+      }
       return;
     case ListOutcome::kNotFirst:
       if (leader_) LoseLeadership("own latch node is no longer first");
@@ -421,6 +482,7 @@ void LatchCore::OnPublishStep(const PublishStep& s) {
 }
 
 void LatchCore::OnWatch(const ZkWatchEvent& w) {
+  if (w.path == member_.path()) return member_.OnWatch(io_, w);
   if (!Standing()) return;
   if (!joiner_.own_node().empty() && w.path == joiner_.OwnPath()) {
     return OnTakeoverStep(takeover_.OnOwnWatch(io_, w, joiner_, leader_));
@@ -465,6 +527,10 @@ void LatchCore::OnTick() {
            " ms (no ack or hook result)");
   }
   if (joiner_.join_at() && io_.now() >= *joiner_.join_at()) StartJoin();
+  if (member_.retry_at() && io_.now() >= *member_.retry_at()) {
+    member_.Resync(io_);
+    MaybeCreate();
+  }
   if (needs_resync_ && io_.connected()) Resync();
   if (io_.connected() && Standing() && io_.now() >= next_renew_) {
     SendRenew();
@@ -494,13 +560,36 @@ void LatchCore::GiveUp(const std::string& reason) {
   io_.Log(LogAction::kWarning, "giving up leadership of epoch " + std::to_string(epoch_) + ": " +
                                    reason);
   gates_.Finish();
-  StepDownAndRejoin(reason);
+  StepDownAndRejoin(reason, "activation_failed");
+}
+
+void LatchCore::OnCandidacy(const CandidacyEvent& e) {
+  bool changed = candidacy_.Set(e.healthy, e.reason, e.since_ms);
+  if (io_.connected()) member_.Want(io_, MemberNow());
+  if (!changed) return;
+  if (e.healthy) {
+    io_.Log(LogAction::kInfo, "server healthy (" + e.reason + "): standing for election");
+    if (!leader_ && joiner_.phase() == JoinPhase::kIdle && !joiner_.join_at() && !step_down_.active()) {
+      StartJoin();
+    }
+    return;
+  }
+  if (leader_) {
+    // Hand over only to a healthy candidate: look at the latch now.
+    io_.Log(LogAction::kWarning, "server unhealthy (" + e.reason + "): looking for a healthy candidate");
+    view_.SendList(io_, /*leading=*/true);
+    return;
+  }
+  if (step_down_.active()) return;
+  io_.Log(LogAction::kWarning, "server unhealthy (" + e.reason + "): leaving the latch");
+  StepDownAndRejoin("server unhealthy: " + e.reason, nullptr);
 }
 
 // ---- Stop and yield ----------------------------------------------------------
 
 void LatchCore::OnStop() {
   if (step_down_.stopping()) return;
+  if (leader_) io_.Emit(HandoverAction{"stop"});
   // First stop claiming (nothing after this line can report a claim), then
   // delete the nodes so the successor sees the way clear.
   StopClaiming("stopping");
@@ -511,7 +600,8 @@ void LatchCore::OnStop() {
   step_down_.Send(io_, joiner_.own_node(), publisher_);
 }
 
-void LatchCore::StepDownAndRejoin(const std::string& reason) {
+void LatchCore::StepDownAndRejoin(const std::string& reason, const char* handover) {
+  if (leader_ && handover != nullptr) io_.Emit(HandoverAction{handover});
   StopClaiming(reason);
   bool was = leader_;
   leader_ = false;

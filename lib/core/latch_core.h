@@ -9,7 +9,8 @@
 // "Code organisation"): the Joiner (the own latch node), the LatchView (the
 // order of the latch and who leads), the Takeover (owner check, claim check),
 // the Lease, the ActivationGates, the Publisher (active_server_info), the
-// StepDown (stop, yield) and the RoleMachine (the role diagram). LatchCore
+// StepDown (stop, yield), the MemberRecord, the Candidacy (the server
+// binding) and the RoleMachine (the role diagram). LatchCore
 // routes events and answers to them and decides the role in one place,
 // UpdateRole().
 //
@@ -47,11 +48,13 @@
 #include <vector>
 
 #include "lib/core/activation.h"
+#include "lib/core/candidacy.h"
 #include "lib/core/core_io.h"
 #include "lib/core/core_types.h"
 #include "lib/core/joiner.h"
 #include "lib/core/latch_node.h"
 #include "lib/core/latch_view.h"
+#include "lib/core/member_record.h"
 #include "lib/core/lease.h"
 #include "lib/core/publisher.h"
 #include "lib/core/role_machine.h"
@@ -89,6 +92,7 @@ class LatchCore {
   void OnStop();
   void OnAck(const AckEvent& e);
   void OnHookDone(const HookDoneEvent& e);
+  void OnCandidacy(const CandidacyEvent& e);
 
   // What the parts' answers mean for the whole.
   void OnJoinResult(const JoinResult& j);
@@ -114,7 +118,13 @@ class LatchCore {
   void SendRenew();
   void OnRenew(const ZkResult& r);
   void GiveUp(const std::string& reason);
-  void StepDownAndRejoin(const std::string& reason);
+  // Steps down gracefully and joins again at the back (if still a candidate);
+  // `handover` is the HandoverAction reason when this agent led.
+  void StepDownAndRejoin(const std::string& reason, const char* handover);
+  // Creates the prepared latch node once the member record carries its uuid.
+  void MaybeCreate();
+  // What this agent's member record should say now.
+  MemberInfo MemberNow() const;
   void NoteConnectionLoss() { needs_resync_ = true; }
   void ReportSessionNode();
 
@@ -137,6 +147,8 @@ class LatchCore {
   ActivationGates gates_;
   Publisher publisher_;
   StepDown step_down_;
+  MemberRecord member_;
+  Candidacy candidacy_;
 
   bool needs_resync_ = false;
   // Lease renewal: a check(own node) every renew interval.

@@ -59,6 +59,12 @@ std::string ActiveServerInfoPath(std::string_view zk_root) {
   return std::string(zk_root) + "/active_server_info";
 }
 
+std::string MembersPath(std::string_view zk_root) { return std::string(zk_root) + "/members"; }
+
+std::string MemberPath(std::string_view zk_root, std::string_view id) {
+  return MembersPath(zk_root) + "/" + std::string(id);
+}
+
 std::vector<std::string> PathPrefixes(std::string_view path) {
   std::vector<std::string> out;
   for (size_t i = 1; i <= path.size(); ++i) {

@@ -34,6 +34,8 @@ std::string LatchNodePrefix(std::string_view uuid);
 // Znode paths under a root (root has no trailing '/').
 std::string LatchPath(std::string_view zk_root);          // <root>/leader_elector_path
 std::string ActiveServerInfoPath(std::string_view zk_root);  // <root>/active_server_info
+std::string MembersPath(std::string_view zk_root);        // <root>/members
+std::string MemberPath(std::string_view zk_root, std::string_view id);  // <root>/members/<id>
 
 // "/a/b/c" -> {"/a", "/a/b", "/a/b/c"}.
 std::vector<std::string> PathPrefixes(std::string_view path);

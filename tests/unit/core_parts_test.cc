@@ -91,7 +91,8 @@ TEST(JoinerTest, CreatesAProtectedSequentialNodeWithTheIdAsData) {
   CoreIo io;
   StartIo(io);
   Joiner j = MakeJoiner();
-  j.Start(io);
+  j.Prepare();
+  j.Create(io);
   auto sent = Sent(io.TakeActions());
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].kind, ZkRequestKind::kCreate);
@@ -117,7 +118,8 @@ TEST(JoinerTest, MissingParentsAreCreatedOneByOneThenTheCreateIsRetried) {
   CoreIo io;
   StartIo(io);
   Joiner j = MakeJoiner();
-  j.Start(io);
+  j.Prepare();
+  j.Create(io);
   auto create = Sent(io.TakeActions())[0];
   auto step = j.OnResult(io, Answer(create, ZkCode::kNoNode), *io.Take(create.id), true);
   EXPECT_EQ(step.step, JoinStep::kNone);
@@ -139,7 +141,8 @@ TEST(JoinerTest, ALostCreateIsFoundByItsUuidAndAdoptedOnlyIfThisSessionOwnsIt) {
     CoreIo io;
     StartIo(io);
     Joiner j = MakeJoiner();
-    j.Start(io);
+    j.Prepare();
+  j.Create(io);
     auto create = Sent(io.TakeActions())[0];
     EXPECT_EQ(j.OnResult(io, Answer(create, ZkCode::kConnectionLoss), *io.Take(create.id), true).step,
               JoinStep::kReconnect);
@@ -190,7 +193,8 @@ TEST(JoinerTest, AnAbandonedCreateThatLandsIsDeletedAndOrphansOfAGoneSessionToo)
   CoreIo io;
   StartIo(io);
   Joiner j = MakeJoiner();
-  j.Start(io);
+  j.Prepare();
+  j.Create(io);
   auto create = Sent(io.TakeActions())[0];
   ZkResult landed = Answer(create, ZkCode::kOk);
   landed.created_path = create.path + "0000000001";
@@ -201,7 +205,8 @@ TEST(JoinerTest, AnAbandonedCreateThatLandsIsDeletedAndOrphansOfAGoneSessionToo)
   EXPECT_EQ(del[0].path, landed.created_path);
 
   // A create lost with its session: its uuid is looked for in the next one.
-  j.Start(io);
+  j.Prepare();
+  j.Create(io);
   create = Sent(io.TakeActions())[0];
   j.OnResult(io, Answer(create, ZkCode::kConnectionLoss), *io.Take(create.id), true);
   j.OnSessionGone();
@@ -349,7 +354,8 @@ TEST(LatchViewTest, TheLeaderIsReadWhenTheFirstNodeChanges) {
 // A joiner joined with an own node created in session 0x100.
 Joiner JoinedJoiner(CoreIo& io, int64_t owner = 0x100) {
   Joiner j = MakeJoiner();
-  j.Start(io);
+  j.Prepare();
+  j.Create(io);
   auto create = Sent(io.TakeActions())[0];
   ZkResult ok = Answer(create, ZkCode::kOk);
   ok.created_path = create.path + "0000000001";

@@ -242,7 +242,21 @@ class ManualCore {
       if (auto* s = std::get_if<SendAction>(&a)) Drain(Feed(ResultEvent{zk_.Apply(session_, s->request, now_)}));
     }
   }
+  // Answers the member record's requests among `actions` (and what follows
+  // them) until the latch node's create is sent; returns that create.
+  std::optional<ZkRequest> UntilCreate(std::vector<Action> actions) {
+    for (auto& a : actions) {
+      auto* s = std::get_if<SendAction>(&a);
+      if (s == nullptr) continue;
+      if (s->request.kind == ZkRequestKind::kCreate && s->request.path.find("/leader_elector_path/") != std::string::npos) {
+        return s->request;
+      }
+      if (auto c = UntilCreate(Feed(ResultEvent{zk_.Apply(session_, s->request, now_)}))) return c;
+    }
+    return std::nullopt;
+  }
   LatchCore& core() { return core_; }
+  void SetSession(int64_t session) { session_ = session; }
   MonoTime now_{std::chrono::seconds(1000)};
 
  private:
@@ -289,8 +303,9 @@ TEST(LatchCoreTest, CreateLostAndSessionExpiredLeavesNoOrphan) {
   ManualCore m(zk, s1);
   ASSERT_EQ(zk.Create("/latchd", ""), ZkCode::kOk);
   ASSERT_EQ(zk.Create(kLatch, ""), ZkCode::kOk);
-  auto sends = Sends(m.Feed(SessionUpEvent{s1, seconds(10)}));
-  ASSERT_EQ(sends.size(), 1u);
+  std::optional<ZkRequest> create = m.UntilCreate(m.Feed(SessionUpEvent{s1, seconds(10)}));
+  ASSERT_TRUE(create.has_value());
+  std::vector<ZkRequest> sends{*create};
   ZkResult landed = zk.Apply(s1, sends[0], m.now_);
   ASSERT_EQ(landed.code, ZkCode::kOk);
   // Make the landed node look like it outlived its session (CURATOR-498): the
@@ -305,15 +320,13 @@ TEST(LatchCoreTest, CreateLostAndSessionExpiredLeavesNoOrphan) {
   bool asked = false;
   for (auto& a : reopen) asked |= std::holds_alternative<ReopenSessionAction>(a);
   EXPECT_TRUE(asked);
-  // The server has not removed the node (we pretend the old session lingers).
+  // The server has not removed the node (we pretend the old session lingers;
+  // its member record we remove, or the new session would wait for it).
+  ASSERT_EQ(zk.Delete(MemberPath("/latchd", "me")), ZkCode::kOk);
   int64_t s2 = zk.NewSession(seconds(10), m.now_);
   ManualCore* mm = &m;
-  auto acts = mm->Feed(SessionUpEvent{s2, seconds(10)});
-  for (auto& a : acts) {
-    if (auto* send = std::get_if<SendAction>(&a)) {
-      mm->Drain(mm->Feed(ResultEvent{zk.Apply(s2, send->request, mm->now_)}));
-    }
-  }
+  mm->SetSession(s2);
+  mm->Drain(mm->Feed(SessionUpEvent{s2, seconds(10)}));
   EXPECT_FALSE(zk.Exists(stray)) << "the node of the lost create was deleted";
   EXPECT_EQ(zk.Children(kLatch).size(), 1u);
 }
@@ -1150,6 +1163,148 @@ TEST(PublishTest, AStopWithTheAddressGoneStillLeavesTheHandoverMark) {
   EXPECT_TRUE(std::any_of(seen.begin(), seen.end(),
                           [](const Action& a) { return std::holds_alternative<FinishedAction>(a); }))
       << "the stop did not finish";
+}
+
+}  // namespace
+}  // namespace latchd
+
+namespace latchd {
+namespace {
+
+const char* kMembers = "/latchd/members";
+
+CandidacyEvent Health(bool healthy, const char* reason) { return CandidacyEvent{healthy, reason, 1}; }
+
+TEST(MemberRecordTest, TheRecordCarriesTheUuidBeforeTheLatchNodeExistsAndComesBackWhenDeleted) {
+  SimCluster c(1);
+  c.Start(0);
+  ASSERT_EQ(c.RoleOf(0), Role::kActive);
+  const auto* record = c.zk().Get(std::string(kMembers) + "/host0");
+  ASSERT_NE(record, nullptr);
+  auto m = ParseMemberJson(record->data);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  auto children = c.zk().Children(kLatch);
+  ASSERT_EQ(children.size(), 1u);
+  EXPECT_EQ(m->uuid, ParseLatchNode(children[0])->uuid);
+  EXPECT_TRUE(m->healthy);
+  EXPECT_EQ(m->lease_ms, 7500);
+  EXPECT_EQ(m->address, "http://host0:21000");
+  EXPECT_EQ(record->stat.ephemeral_owner, c.agent(0).session);
+  const auto* node = c.zk().Get(std::string(kLatch) + "/" + children[0]);
+  EXPECT_LT(record->stat.mzxid, node->stat.czxid) << "the uuid was written before the node was made";
+  // Deleted by someone else: written again.
+  ASSERT_EQ(c.zk().Delete(std::string(kMembers) + "/host0"), ZkCode::kOk);
+  c.Advance(milliseconds(100));
+  ASSERT_NE(c.zk().Get(std::string(kMembers) + "/host0"), nullptr);
+  EXPECT_EQ(c.RoleOf(0), Role::kActive);
+}
+
+TEST(ServerBindingTest, AnUnhealthyAgentLeavesTheLatchAndRejoinsAtTheBackWhenHealthy) {
+  SimCluster c(3);
+  for (int i = 0; i < 3; ++i) c.Start(i);
+  c.Advance(seconds(1));
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  c.Feed(1, Health(false, "hold closed"));
+  c.Advance(milliseconds(100));
+  EXPECT_EQ(CountNodesOf(c, "host1"), 0) << "no candidate without a healthy server";
+  auto m = ParseMemberJson(c.zk().Get(std::string(kMembers) + "/host1")->data);
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(m->healthy);
+  EXPECT_EQ(m->uuid, "");
+  c.Feed(1, Health(true, "hold open"));
+  c.Advance(milliseconds(100));
+  auto order = SortLatchNodes(c.zk().Children(kLatch));
+  ASSERT_EQ(order.size(), 3u);
+  EXPECT_EQ(c.zk().Get(std::string(kLatch) + "/" + order[2].name)->data, "host1") << "at the back";
+  EXPECT_EQ(c.ActiveIndex(), 0) << "leadership did not move";
+}
+
+TEST(ServerBindingTest, AnUnhealthyLeaderHandsOverToAHealthyCandidateInOneWrite) {
+  SimCluster c(2);
+  c.Start(0);
+  c.Start(1);
+  c.Advance(seconds(1));
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  size_t before = c.agent(1).actions.size();
+  c.Feed(0, Health(false, "server process gone"));
+  c.Advance(milliseconds(50));
+  EXPECT_EQ(c.ActiveIndex(), 1);
+  EXPECT_EQ(c.max_claims(), 1) << "no overlap";
+  EXPECT_EQ(CountNodesOf(c, "host0"), 0) << "the unhealthy agent stays out";
+  // The successor took over on the handover mark: no write before its claim.
+  int writes_before_claim = 0;
+  for (size_t k = before; k < c.agent(1).actions.size(); ++k) {
+    const auto& a = c.agent(1).actions[k];
+    if (auto* r = std::get_if<RoleChangeAction>(&a); r && r->to == Role::kBecomingActive) break;
+    if (auto* s = std::get_if<SendAction>(&a); s && IsWrite(s->request.kind)) ++writes_before_claim;
+  }
+  EXPECT_EQ(writes_before_claim, 0);
+  bool counted = false;
+  for (const auto& a : c.agent(0).actions) {
+    if (auto* h = std::get_if<HandoverAction>(&a)) counted |= h->reason == std::string("server_unhealthy");
+  }
+  EXPECT_TRUE(counted);
+}
+
+TEST(ServerBindingTest, AnUnhealthyLeaderWithoutACandidateKeepsLeadershipUntilOneComes) {
+  SimCluster c(2);
+  c.configure = [](int i, LatchConfig& cfg) { cfg.start_healthy = i == 0; };
+  c.Start(0);
+  c.Start(1);  // its server is not up yet: it does not join
+  c.Advance(seconds(1));
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  EXPECT_EQ(CountNodesOf(c, "host1"), 0);
+  c.Feed(0, Health(false, "probe failed 3 times"));
+  c.Advance(seconds(2));
+  EXPECT_EQ(c.ActiveIndex(), 0) << "nobody to hand over to: it keeps leadership";
+  EXPECT_TRUE(c.agent(0).core->StatusAt(c.now()).waiting_for_candidate);
+  c.Feed(1, Health(true, "hold open"));
+  c.Advance(seconds(2));  // within a renewal interval the leader sees the candidate
+  EXPECT_EQ(c.ActiveIndex(), 1);
+  EXPECT_EQ(c.max_claims(), 1);
+  EXPECT_FALSE(c.agent(1).core->StatusAt(c.now()).waiting_for_candidate);
+}
+
+TEST(ServerBindingTest, ACandidateWhoseRecordSaysUnhealthyIsNotHandedTo) {
+  SimCluster c(1);
+  c.Start(0);
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  // A node behind the leader whose member record says its server is down.
+  std::string uuid = "99999999-0000-4000-8000-000000000001";
+  ASSERT_EQ(c.zk().Create(std::string(kLatch) + "/" + LatchNodePrefix(uuid) + "0000000050", "other", 0x4242),
+            ZkCode::kOk);
+  MemberInfo other;
+  other.id = "other";
+  other.uuid = uuid;
+  other.healthy = false;
+  ASSERT_EQ(c.zk().Create(std::string(kMembers) + "/other", MemberJson(other), 0x4242), ZkCode::kOk);
+  c.Feed(0, Health(false, "hold closed"));
+  c.Advance(seconds(3));
+  EXPECT_EQ(c.ActiveIndex(), 0);
+  EXPECT_TRUE(c.agent(0).core->StatusAt(c.now()).waiting_for_candidate);
+  // Its record now says healthy: the leader hands over.
+  other.healthy = true;
+  ZkRequest set;
+  set.kind = ZkRequestKind::kSetData;
+  set.path = std::string(kMembers) + "/other";
+  set.data = MemberJson(other);
+  int64_t outsider = c.zk().NewSession(seconds(60), c.now());
+  ASSERT_EQ(c.zk().Apply(outsider, set, c.now()).code, ZkCode::kOk);
+  c.Advance(seconds(2));
+  EXPECT_EQ(c.RoleOf(0), Role::kPassive);
+  EXPECT_EQ(CountNodesOf(c, "host0"), 0);
+}
+
+TEST(ServerBindingTest, ACuratorParticipantWithoutARecordCountsAsHealthy) {
+  SimCluster c(1);
+  c.Start(0);
+  ASSERT_EQ(c.ActiveIndex(), 0);
+  std::string uuid = "99999999-0000-4000-8000-000000000002";
+  ASSERT_EQ(c.zk().Create(std::string(kLatch) + "/" + LatchNodePrefix(uuid) + "0000000050", "curator1", 0x4243),
+            ZkCode::kOk);
+  c.Feed(0, Health(false, "hold closed"));
+  c.Advance(seconds(2));
+  EXPECT_EQ(c.RoleOf(0), Role::kPassive) << "handed over to the Curator participant";
 }
 
 }  // namespace
