@@ -21,6 +21,10 @@ targets=${*:-$all}
 
 flags="-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=$san -fno-sanitize-recover=undefined"
 flags="$flags -Wall -Wextra -Wno-unused-parameter"
+# What cmake/zookeeper.cmake defines for the client built with SASL and TLS: the validation
+# (lib/api/zk_security_config.cc, BuiltZkClientFeatures) then takes the paths latchd takes.
+# No target includes zookeeper.h itself.
+flags="$flags -DHAVE_CYRUS_SASL_H -DHAVE_OPENSSL_H"
 libs="-lglog -lgflags -lcrypto -pthread"
 mkdir -p "$out/obj"
 

@@ -3,11 +3,18 @@
 // parsed map survives a round trip (written back with escapes, parsed again:
 // same map); accepted HA settings satisfy their contract (ids unique and
 // non-empty, each id has a host:port address when HA is on, a connect string
-// and zkroot latchd accepts, a port in range); ReadAtlasHaSettings errors are
-// one line and do not depend on the auth secret (the same file with the
-// secret disguised gives the same messages); whatever ApplyAtlasSettings takes
-// from the file passes ValidateFlags. No name resolution is done: the server
-// id is picked only when every address is numeric.
+// and zkroot latchd accepts, a port in range, a JAAS Client section only with
+// a login module); ReadAtlasHaSettings errors are one line and do not depend
+// on the secrets (the same file with the secrets disguised -- the auth's
+// password part, JAAS option.password values -- gives the same
+// messages); ApplyAtlasSettings' messages and notes are one line and do not
+// depend on the secrets either, and a note starting with "warning: " names a
+// key of the file; whatever ApplyAtlasSettings takes from the file passes
+// ValidateFlags, or ValidateFlags refuses it in one line naming the key in
+// the file ("<key> in fuzz.properties: ..."; checks that read files, such as
+// a keytab's, are done there). No name resolution is done: the server id is
+// picked only when every address is numeric, and _HOST in a principal is
+// replaced before ValidateFlags (which would look up this host's name).
 #include <arpa/inet.h>
 
 #include <cstddef>
@@ -50,6 +57,12 @@ bool NumericHost(const std::string& address) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+// A JAAS password (atlas.jaas.<section>[.<n>].option.password).
+bool IsPasswordKey(std::string_view key) {
+  return key.rfind("atlas.jaas.", 0) == 0 && key.size() >= 16 &&
+         key.substr(key.size() - 16) == ".option.password";
+}
+
 void CheckOneLine(const std::string& m) {
   FUZZ_CHECK(m.find('\n') == std::string::npos && m.find('\r') == std::string::npos,
              "message spans lines: " + Show(m));
@@ -74,12 +87,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(again.ok(), "written-back text does not parse: " + Show(written));
   FUZZ_CHECK(*again == *props, "round trip changed the map: " + Show(written));
 
-  // The same file with the auth secret disguised: every message and note
-  // must be the same for both (they must not show the secret).
+  // The same file with the secrets disguised: every message and note must be
+  // the same for both (they must not show a secret).
   auto props2 = *props;
-  auto auth = props2.find("atlas.server.ha.zookeeper.auth");
-  bool has_secret = auth != props2.end() && latchd::fuzz::Disguise(auth->second) != auth->second;
-  if (has_secret) auth->second = latchd::fuzz::Disguise(auth->second);
+  bool has_secret = false;
+  for (auto& [key, value] : props2) {
+    std::string disguised = value;
+    if (key == "atlas.server.ha.zookeeper.auth") {
+      // Scheme and user are no secret (messages name them); the rest is.
+      size_t colon = value.find(':');
+      if (colon != std::string::npos && value.compare(0, colon, "sasl") != 0) {
+        size_t cut = colon + 1;
+        if (value.compare(0, colon, "digest") == 0) {
+          size_t second = value.find(':', cut);
+          cut = second == std::string::npos ? value.size() : second + 1;
+        }
+        disguised = value.substr(0, cut) + latchd::fuzz::Disguise(value.substr(cut));
+      }
+    } else if (IsPasswordKey(key)) {
+      disguised = latchd::fuzz::Disguise(value);
+    }
+    if (disguised != value) {
+      value = disguised;
+      has_secret = true;
+    }
+  }
 
   auto settings = latchd::ReadAtlasHaSettings(*props);
   if (!settings.ok()) {
@@ -109,6 +141,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(s.app_port >= 1 && s.app_port <= 65535, "port out of range");
   FUZZ_CHECK(s.zk_session_timeout_ms >= 1 && s.zk_num_retries >= 0 && s.zk_retry_sleep_ms >= 0,
              "negative integer accepted");
+  if (s.jaas.present()) {
+    FUZZ_CHECK(!s.jaas.login_module.empty(), "JAAS Client section without a login module");
+    FUZZ_CHECK(s.jaas.prefix.rfind("atlas.jaas.Client.", 0) == 0, "JAAS prefix " + Show(s.jaas.prefix));
+  }
 
   // Apply with valid explicit values for the flags the last byte selects; the
   // id is always explicit unless every address is numeric (no DNS here).
@@ -135,7 +171,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> notes;
   latchd::Status applied =
       latchd::ApplyAtlasSettings(s, "fuzz.properties", {"127.0.0.1", "::1"}, is_explicit, &flags, &notes);
-  for (const auto& n : notes) CheckOneLine(n);
+  for (const auto& n : notes) {
+    CheckOneLine(n);
+    if (n.rfind("warning: ", 0) == 0) {
+      FUZZ_CHECK(n.find(" in fuzz.properties is not used: ") != std::string::npos ||
+                     n.find(" in fuzz.properties: ") != std::string::npos,
+                 "a warning that names no key of the file: " + Show(n));
+    }
+  }
   if (!applied.ok()) CheckOneLine(applied.message());
   if (has_secret) {
     auto s2 = latchd::ReadAtlasHaSettings(props2);
@@ -152,8 +195,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!id_explicit) {
     FUZZ_CHECK(flags.id != "fuzz" && s.server_addresses.count(flags.id), "picked id has no address");
   }
+  // _HOST would make validation look up this host's name.
+  std::string& principal = flags.zk_security.sasl_principal;
+  for (size_t at; (at = principal.find("_HOST")) != std::string::npos;) principal.replace(at, 5, "h");
   auto config = latchd::ValidateFlags(flags);
-  FUZZ_CHECK(config.ok(), "applied flags do not validate: " +
-                              (config.ok() ? std::string() : config.status().message()));
+  if (!config.ok()) {
+    const std::string m = config.status().message();
+    CheckOneLine(m);
+    // A value of the file refused where the flags' values are checked: named by its key.
+    FUZZ_CHECK(m.find(" in fuzz.properties: ") != std::string::npos,
+               "applied flags do not validate, and the message names no key of the file: " + Show(m));
+  }
   return 0;
 }

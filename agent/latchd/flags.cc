@@ -87,8 +87,9 @@ std::string g_atlas_properties_default;
 gflags::FlagRegisterer flag_atlas_properties(
     "atlas_properties",
     "Apache Atlas's atlas-application.properties: take --id, --advertise, --zk_connect, "
-    "--zk_root, --zk_session_timeout_ms and --zk_acl from its HA settings; flags given "
-    "explicitly win (docs/atlas.md)",
+    "--zk_root, --zk_session_timeout_ms, --zk_acl and the ZooKeeper auth from its HA "
+    "settings, and the --zk_sasl_* settings from its JAAS section atlas.jaas.Client; flags "
+    "given explicitly win (docs/atlas.md)",
     __FILE__, &g_atlas_properties, &g_atlas_properties_default);
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gflags/gflags.h>
@@ -23,7 +24,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   google::InitGoogleLogging(argv[0]);
-  for (const std::string& note : notes) LOG(INFO) << "--atlas_properties: " << note;
+  for (const std::string& note : notes) {
+    // ApplyAtlasProperties starts a note on a setting latchd does not follow with "warning: ".
+    constexpr std::string_view kWarning = "warning: ";
+    if (note.rfind(kWarning, 0) == 0) {
+      LOG(WARNING) << "--atlas_properties: " << note.substr(kWarning.size());
+    } else {
+      LOG(INFO) << "--atlas_properties: " << note;
+    }
+  }
   latchd::RaiseFdLimitToHardAndLog();  // systemd's soft limit is 1024; HTTP and socket need more
 
   // Stop signals are read from a signalfd on the event loop; block them in

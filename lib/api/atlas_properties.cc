@@ -19,6 +19,7 @@
 #include "lib/util/read_file.h"
 #include "lib/zk/acl.h"
 #include "lib/util/strings.h"
+#include "lib/zk/zk_security.h"
 
 namespace latchd {
 namespace {
@@ -37,6 +38,12 @@ constexpr std::string_view kZkAuth = "atlas.server.ha.zookeeper.auth";
 constexpr std::string_view kEnableTls = "atlas.enableTLS";
 constexpr std::string_view kHttpPort = "atlas.server.http.port";
 constexpr std::string_view kHttpsPort = "atlas.server.https.port";
+// Atlas's JAAS configuration (InMemoryJAASConfiguration) and the section its ZooKeeper
+// client logs in with (the ZooKeeper Java client's default, "Client").
+constexpr std::string_view kJaasPrefix = "atlas.jaas.";
+constexpr std::string_view kJaasZkSection = "Client";
+constexpr std::string_view kKrb5LoginModule = "com.sun.security.auth.module.Krb5LoginModule";
+constexpr std::string_view kDigestLoginModule = "org.apache.zookeeper.server.auth.DigestLoginModule";
 constexpr int kDefaultHttpPort = 21000;
 constexpr int kDefaultHttpsPort = 21443;
 // latchd's --zk_session_timeout_ms range (ValidateFlags).
@@ -320,6 +327,122 @@ Result<std::vector<std::string>> Resolve(const std::string& host) {
   return out;
 }
 
+// ---- JAAS and ZooKeeper client security keys --------------------------------------
+
+// Atlas's test for a numbered JAAS entry (atlas.jaas.<section>.<n>.): "-?\d+(\.\d+)?"; a
+// key's tokens contain no '.', so digits with an optional leading '-'.
+bool IsJaasIndex(std::string_view token) {
+  if (!token.empty() && token.front() == '-') token.remove_prefix(1);
+  return !token.empty() && std::all_of(token.begin(), token.end(),
+                                       [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Why a ZooKeeper Java client system property written into the properties file is not used
+// (empty: `key` is none). Atlas does not read system properties from this file either.
+std::string ZkClientPropertyUnused(std::string_view key) {
+  if (key.starts_with("zookeeper.ssl.") || key == "zookeeper.client.secure" ||
+      key == "zookeeper.clientCnxnSocket") {
+    return "a ZooKeeper Java client TLS setting, which Atlas does not take from this file; "
+           "latchd's TLS to ZooKeeper takes PEM files: --zk_tls_ca, --zk_tls_cert, --zk_tls_key";
+  }
+  if (key.starts_with("zookeeper.sasl.")) {
+    return "a ZooKeeper Java client SASL setting, which Atlas does not take from this file; "
+           "latchd's SASL settings are atlas.jaas.Client.* or the --zk_sasl_* flags";
+  }
+  return "";
+}
+
+// Reads the ZooKeeper client's JAAS section and sorts the other security keys out (see
+// AtlasHaSettings::jaas, ::unused_security_keys).
+Status ReadJaas(const Props& props, AtlasHaSettings* s) {
+  // Entries of atlas.jaas.Client, by prefix, as Atlas groups them.
+  std::map<std::string, std::vector<std::string>> entries;
+  for (const auto& [key, value] : props) {
+    std::string_view k = key;
+    if (std::string why = ZkClientPropertyUnused(k); !why.empty()) {
+      s->unused_security_keys.push_back({key, why});
+      continue;
+    }
+    if (!k.starts_with(kJaasPrefix)) continue;
+    std::string_view rest = k.substr(kJaasPrefix.size());
+    size_t dot = rest.find('.');
+    if (rest.substr(0, dot) != kJaasZkSection || dot == std::string_view::npos) {
+      s->unused_security_keys.push_back(
+          {key, "latchd follows only atlas.jaas.Client, the JAAS section of Atlas's ZooKeeper "
+                "client"});
+      continue;
+    }
+    std::string_view after = rest.substr(dot + 1);
+    std::string_view token = after.substr(0, after.find('.'));
+    std::string prefix = std::string(kJaasPrefix) + std::string(kJaasZkSection) + ".";
+    if (IsJaasIndex(token) && token.size() < after.size()) prefix += std::string(token) + ".";
+    entries[prefix].push_back(key);
+  }
+  std::vector<std::string> with_module;
+  for (const auto& [prefix, keys] : entries) {
+    auto module = Value(props, prefix + "loginModuleName");
+    if (!module.ok()) return module.status();
+    if (*module && !(*module)->empty()) {
+      with_module.push_back(prefix);
+    } else {
+      for (const std::string& key : keys) {
+        s->unused_security_keys.push_back(
+            {key, "its JAAS entry has no " + prefix + "loginModuleName (Atlas skips it too)"});
+      }
+    }
+  }
+  if (with_module.size() > 1) {
+    return KeyError(std::string(kJaasPrefix) + std::string(kJaasZkSection),
+                    "has " + std::to_string(with_module.size()) + " login modules (" +
+                        Join(with_module, "*, ") + "*): latchd can follow only one");
+  }
+  if (with_module.empty()) return Status::Ok();
+
+  AtlasJaasClient& j = s->jaas;
+  j.prefix = with_module.front();
+  struct Text {
+    std::string_view name;
+    std::string* out;
+    bool secret;
+  };
+  const Text texts[] = {{"loginModuleName", &j.login_module, false},
+                        {"loginModuleControlFlag", &j.control_flag, false},
+                        {"option.keyTab", &j.keytab, false},
+                        {"option.principal", &j.principal, false},
+                        {"option.serviceName", &j.service_name, false},
+                        {"option.username", &j.username, false},
+                        {"option.password", &j.password, true}};
+  struct Flag {
+    std::string_view name;
+    std::optional<bool>* out;
+  };
+  const Flag bools[] = {{"option.useKeyTab", &j.use_keytab}, {"option.storeKey", &j.store_key}};
+  for (const std::string& key : entries[j.prefix]) {
+    std::string_view name = std::string_view(key).substr(j.prefix.size());
+    bool known = false;
+    for (const Text& t : texts) {
+      if (name != t.name) continue;
+      auto v = Value(props, key, t.secret);
+      if (!v.ok()) return v.status();
+      *t.out = **v;
+      known = true;
+    }
+    for (const Flag& b : bools) {
+      if (name != b.name) continue;
+      auto v = Value(props, key);
+      if (!v.ok()) return v.status();
+      if (!(*v)->empty()) {
+        auto parsed = ParseBool(key, **v);
+        if (!parsed.ok()) return parsed.status();
+        *b.out = *parsed;
+      }
+      known = true;
+    }
+    if (!known) j.unmapped.push_back(key);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 // ---- ParseProperties ----------------------------------------------------------
@@ -533,6 +656,8 @@ Result<AtlasHaSettings> ReadAtlasHaSettings(const std::map<std::string, std::str
     s.tls = *b;
     s.app_port = **tls == "true" ? https_port : http_port;
   }
+  Status jaas = ReadJaas(props, &s);
+  if (!jaas.ok()) return jaas;
   return s;
 }
 
@@ -602,91 +727,267 @@ Result<std::string> PickAtlasServerId(const AtlasHaSettings& settings,
 
 // ---- Applying the settings to the flags -------------------------------------------
 
+namespace {
+
+// What the steps of ApplyAtlasSettings share.
+struct ApplyContext {
+  const std::string& source;
+  const FlagIsExplicit& is_set_explicitly;
+  std::vector<std::string>* notes;
+
+  void Note(const std::string& line) const {
+    if (notes != nullptr) notes->push_back(OneLine(line));
+  }
+  Status Error(const std::string& what) const { return Status::Error(OneLine(source + ": " + what)); }
+  // "<key> in <source>": where a value came from.
+  std::string In(std::string_view key) const { return std::string(key) + " in " + source; }
+  // A flag given explicitly wins; say so when the file says otherwise.
+  bool Overridden(const std::string& flag, std::string_view key, const std::string& mine,
+                  const std::string& theirs) const {
+    if (!is_set_explicitly(flag)) return false;
+    if (mine != theirs && !theirs.empty()) {
+      Note("--" + flag + "=" + Quote(mine) + " given explicitly: " + std::string(key) + "=" +
+           Quote(theirs) + " in " + source + " is not used");
+    }
+    return true;
+  }
+};
+
+std::string ToLower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// How the file could give the SASL settings, for messages saying they are missing.
+std::string JaasHint(const std::string& source) {
+  return std::string(kJaasPrefix) + std::string(kJaasZkSection) + ".* in " + source +
+         " (loginModuleName=" + std::string(kKrb5LoginModule) +
+         " with option.useKeyTab=true, option.keyTab and option.principal, or " +
+         std::string(kDigestLoginModule) + " with option.username and option.password)";
+}
+
+// The JAAS section atlas.jaas.Client -> flags->zk_security (see the header).
+// `sasl_auth`: atlas.server.ha.zookeeper.auth is a sasl: auth that will be used.
+Status ApplyJaas(const ApplyContext& ctx, const AtlasHaSettings& settings, bool sasl_auth,
+                 RawFlags* flags) {
+  RawZkSecurity& z = flags->zk_security;
+  for (const AtlasHaSettings::UnusedKey& u : settings.unused_security_keys) {
+    ctx.Note("warning: " + ctx.In(u.key) + " is not used: " + u.why);
+  }
+  z.sasl_hint = JaasHint(ctx.source);
+  const AtlasJaasClient& j = settings.jaas;
+  if (!j.present()) return Status::Ok();
+  auto key = [&j](std::string_view name) { return j.prefix + std::string(name); };
+  auto unused = [&](std::string_view name, const std::string& why) {
+    ctx.Note("warning: " + ctx.In(key(name)) + " is not used: " + why);
+  };
+  for (const std::string& k : j.unmapped) {
+    std::string_view name = std::string_view(k).substr(j.prefix.size());
+    if (name == "option.useTicketCache" || name == "option.ticketCache" ||
+        name == "option.renewTGT") {
+      unused(name, "latchd gets its tickets from the keytab into a memory credential cache of "
+                   "its own, and renews them");
+    } else {
+      unused(name, "latchd maps loginModuleName, loginModuleControlFlag and the options keyTab, "
+                   "principal, useKeyTab, storeKey, serviceName, username and password");
+    }
+  }
+
+  SaslMechanism mechanism = j.login_module == kKrb5LoginModule     ? SaslMechanism::kGssapi
+                            : j.login_module == kDigestLoginModule ? SaslMechanism::kDigestMd5
+                                                                   : SaslMechanism::kNone;
+  const bool mechanism_explicit = ctx.is_set_explicitly("zk_sasl_mechanism");
+  if (mechanism == SaslMechanism::kNone) {
+    if (!mechanism_explicit) {
+      return ctx.Error(key("loginModuleName") + ": " + Quote(j.login_module) +
+                       " is not a login module latchd can follow for ZooKeeper (" +
+                       std::string(kKrb5LoginModule) + " for Kerberos, " +
+                       std::string(kDigestLoginModule) +
+                       " for DIGEST-MD5); or pass --zk_sasl_mechanism");
+    }
+    ctx.Note(ctx.In(key("*")) + " (" + Quote(j.login_module) +
+             ") is not used: --zk_sasl_mechanism is given");
+    return Status::Ok();
+  }
+  const std::string name = SaslMechanismName(mechanism);
+  if (mechanism_explicit) {
+    std::string given = z.sasl_mechanism;
+    std::transform(given.begin(), given.end(), given.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (given != name) {
+      ctx.Note(ctx.In(key("*")) + " (" + name + ") is not used: --zk_sasl_mechanism=" +
+               Quote(z.sasl_mechanism) + " is given");
+      return Status::Ok();
+    }
+  } else {
+    z.sasl_mechanism = name;
+    z.origin["zk_sasl_mechanism"] = ctx.In(key("loginModuleName"));
+  }
+
+  // A value of the file for `flag`, unless the flag is given.
+  auto map = [&](const std::string& flag, std::string_view option, std::string* field,
+                 const std::string& value) {
+    if (value.empty() || ctx.Overridden(flag, key(option), *field, value)) return;
+    *field = value;
+    z.origin[flag] = ctx.In(key(option));
+  };
+
+  if (!j.control_flag.empty()) {
+    const std::string f = ToLower(j.control_flag);
+    if (f != "required" && f != "requisite" && f != "sufficient" && f != "optional") {
+      ctx.Note("warning: " + ctx.In(key("loginModuleControlFlag")) + ": " + Quote(j.control_flag) +
+               " is not required, requisite, sufficient or optional (Atlas uses required)");
+    }
+  }
+  if (!j.service_name.empty()) {
+    map("zk_sasl_service", "option.serviceName", &z.sasl_service, j.service_name);
+    if (j.service_name != "zookeeper" && !ctx.is_set_explicitly("zk_sasl_service")) {
+      ctx.Note(ctx.In(key("option.serviceName")) + ": latchd uses the service " +
+               Quote(j.service_name) + "; Atlas's ZooKeeper client does not read this option "
+               "(it uses the system property zookeeper.sasl.client.username, default zookeeper)");
+    }
+  }
+
+  if (mechanism == SaslMechanism::kGssapi) {
+    if (!j.username.empty()) unused("option.username", "not an option of Krb5LoginModule");
+    if (!j.password.empty()) unused("option.password", "not an option of Krb5LoginModule");
+    if (ctx.is_set_explicitly("zk_sasl_keytab")) {
+      ctx.Overridden("zk_sasl_keytab", key("option.keyTab"), z.sasl_keytab, j.keytab);
+    } else {
+      if (j.keytab.empty()) {
+        return ctx.Error(key("option.keyTab") +
+                         " is not set: latchd needs the client keytab; set it or pass "
+                         "--zk_sasl_keytab");
+      }
+      if (j.use_keytab != true) {
+        return ctx.Error(key("option.useKeyTab") + (j.use_keytab ? " is false" : " is not set") +
+                         ": Krb5LoginModule then ignores " + key("option.keyTab") +
+                         ", and latchd authenticates from a keytab only (no ticket cache); set "
+                         "it to true, or pass --zk_sasl_keytab");
+      }
+      map("zk_sasl_keytab", "option.keyTab", &z.sasl_keytab, j.keytab);
+    }
+    map("zk_sasl_principal", "option.principal", &z.sasl_principal, j.principal);
+  } else {
+    if (!j.keytab.empty()) unused("option.keyTab", "not an option of DigestLoginModule");
+    if (!j.principal.empty()) unused("option.principal", "not an option of DigestLoginModule");
+    if (j.use_keytab) unused("option.useKeyTab", "not an option of DigestLoginModule");
+    map("zk_sasl_user", "option.username", &z.sasl_user, j.username);
+    if (z.sasl_user.empty()) {
+      if (!sasl_auth && !ctx.is_set_explicitly("zk_auth_file")) {
+        return ctx.Error(key("option.username") +
+                         " is not set: the DIGEST-MD5 user; set it or pass --zk_sasl_user");
+      }
+      // A sasl: auth may name the user; if it does not, validation names the key.
+      z.origin["zk_sasl_user"] = ctx.In(key("option.username"));
+    }
+    if (ctx.is_set_explicitly("zk_sasl_password_file")) {
+      if (!j.password.empty()) {
+        ctx.Note(ctx.In(key("option.password")) + " is not used: --zk_sasl_password_file is given");
+      }
+    } else if (j.password.empty()) {
+      return ctx.Error(key("option.password") +
+                       " is not set: the DIGEST-MD5 password; set it or pass "
+                       "--zk_sasl_password_file");
+    } else {
+      z.sasl_password_inline = j.password;
+      z.origin["zk_sasl_password"] = ctx.In(key("option.password"));
+      ctx.Note("DIGEST-MD5 password from " + ctx.In(key("option.password")) +
+               " (kept in memory only; keep that file readable by Atlas and latchd only)");
+    }
+  }
+  ctx.Note("ZooKeeper SASL " + name + " from " + ctx.In(key("*")));
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ApplyAtlasSettings(const AtlasHaSettings& settings, const std::string& source,
                           const std::vector<std::string>& local_addresses,
                           const FlagIsExplicit& is_set_explicitly, RawFlags* flags,
                           std::vector<std::string>* notes) {
-  auto note = [&](const std::string& line) {
-    if (notes != nullptr) notes->push_back(OneLine(line));
-  };
-  auto error = [&](const std::string& what) { return Status::Error(OneLine(source + ": " + what)); };
+  const ApplyContext ctx{source, is_set_explicitly, notes};
   auto present = [&](std::string_view key) {
     return std::find(settings.keys_present.begin(), settings.keys_present.end(), key) !=
            settings.keys_present.end();
   };
-  // A flag given explicitly wins; say so when the file says otherwise.
-  auto overridden = [&](const std::string& flag, std::string_view key, const std::string& mine,
-                        const std::string& theirs) {
-    if (!is_set_explicitly(flag)) return false;
-    if (mine != theirs && !theirs.empty()) {
-      note("--" + flag + "=" + Quote(mine) + " given explicitly: " + std::string(key) + "=" +
-           Quote(theirs) + " in " + source + " is not used");
-    }
-    return true;
-  };
 
   if (!settings.enabled) {
-    note(source + ": " + std::string(kHaEnabled) +
-         " is not true: Atlas does not elect; latchd uses the HA settings anyway");
+    ctx.Note(source + ": " + std::string(kHaEnabled) +
+             " is not true: Atlas does not elect; latchd uses the HA settings anyway");
   }
 
-  // The secret first: it needs no name resolution to refuse.
+  // The credentials first: they need no name resolution to refuse.
+  const bool auth_used = !settings.zk_auth.empty() && !is_set_explicitly("zk_auth_file");
+  const bool sasl_auth = auth_used && settings.zk_auth.rfind("sasl:", 0) == 0;
+  Status jaas = ApplyJaas(ctx, settings, sasl_auth, flags);
+  if (!jaas.ok()) return jaas;
   if (!settings.zk_auth.empty()) {
-    if (is_set_explicitly("zk_auth_file")) {
-      note(std::string(kZkAuth) + " in " + source + " is not used: --zk_auth_file is given");
+    if (!auth_used) {
+      ctx.Note(ctx.In(kZkAuth) + " is not used: --zk_auth_file is given");
     } else {
       flags->zk_auth_inline = settings.zk_auth;
-      note("ZooKeeper auth from " + std::string(kZkAuth) + " in " + source +
-           " (keep that file readable by Atlas and latchd only)");
+      flags->zk_security.origin["zk_auth"] = ctx.In(kZkAuth);
+      if (!sasl_auth) {
+        ctx.Note("ZooKeeper auth from " + ctx.In(kZkAuth) +
+                 " (keep that file readable by Atlas and latchd only)");
+      } else if (!flags->zk_security.sasl_mechanism.empty()) {
+        ctx.Note(ctx.In(kZkAuth) + " is a sasl: auth, no addauth scheme: it names the SASL "
+                 "identity, and latchd authenticates with SASL");
+      }  // else validation refuses it, naming what is missing
     }
   }
 
-  if (!overridden("zk_connect", kZkConnect, flags->zk_connect, settings.zk_connect)) {
+  if (!ctx.Overridden("zk_connect", kZkConnect, flags->zk_connect, settings.zk_connect)) {
     if (settings.zk_connect.empty()) {
-      return error(std::string(kZkConnect) + " is not set: set it or pass --zk_connect");
+      return ctx.Error(std::string(kZkConnect) + " is not set: set it or pass --zk_connect");
     }
     flags->zk_connect = settings.zk_connect;
     if (settings.zk_connect_from_kafka) {
-      note("--zk_connect from " + std::string(kKafkaZkConnect) + " in " + source + " (" +
-           std::string(kZkConnect) + " is not set; Atlas falls back the same way)");
+      ctx.Note("--zk_connect from " + ctx.In(kKafkaZkConnect) + " (" + std::string(kZkConnect) +
+               " is not set; Atlas falls back the same way)");
     }
   }
 
-  if (overridden("zk_root", kZkRoot, flags->zk_root, settings.zk_root)) {
+  if (ctx.Overridden("zk_root", kZkRoot, flags->zk_root, settings.zk_root)) {
     if (flags->zk_root != settings.zk_root) {
-      note("latchd and Atlas servers electing with " + std::string(kZkRoot) + "=" +
-           Quote(settings.zk_root) + " are in different latches: both may be ACTIVE");
+      ctx.Note("latchd and Atlas servers electing with " + std::string(kZkRoot) + "=" +
+               Quote(settings.zk_root) + " are in different latches: both may be ACTIVE");
     }
   } else {
     flags->zk_root = settings.zk_root;
   }
 
-  if (!overridden("zk_session_timeout_ms", kSessionTimeout,
-                  std::to_string(flags->zk_session_timeout_ms),
-                  std::to_string(settings.zk_session_timeout_ms))) {
+  if (!ctx.Overridden("zk_session_timeout_ms", kSessionTimeout,
+                      std::to_string(flags->zk_session_timeout_ms),
+                      std::to_string(settings.zk_session_timeout_ms))) {
     if (settings.zk_session_timeout_ms < kMinSessionTimeoutMs ||
         settings.zk_session_timeout_ms > kMaxSessionTimeoutMs) {
-      return error(std::string(kSessionTimeout) + ": " +
-                   std::to_string(settings.zk_session_timeout_ms) + " is outside latchd's range " +
-                   std::to_string(kMinSessionTimeoutMs) + ".." + std::to_string(kMaxSessionTimeoutMs));
+      return ctx.Error(std::string(kSessionTimeout) + ": " +
+                       std::to_string(settings.zk_session_timeout_ms) + " is outside latchd's range " +
+                       std::to_string(kMinSessionTimeoutMs) + ".." +
+                       std::to_string(kMaxSessionTimeoutMs));
     }
     flags->zk_session_timeout_ms = settings.zk_session_timeout_ms;
   }
 
-  if (!settings.zk_acl.empty() && !overridden("zk_acl", kZkAcl, flags->zk_acl, settings.zk_acl)) {
+  if (!settings.zk_acl.empty() &&
+      !ctx.Overridden("zk_acl", kZkAcl, flags->zk_acl, settings.zk_acl)) {
     Result<std::vector<ZkAclEntry>> acl = ParseAclList(settings.zk_acl);
     if (!acl.ok()) {
       std::string m = acl.status().message();
       if (m.rfind("--zk_acl: ", 0) == 0) m = m.substr(10);
-      return error(std::string(kZkAcl) + ": " + OneLine(m));
+      return ctx.Error(std::string(kZkAcl) + ": " + OneLine(m));
     }
     flags->zk_acl = settings.zk_acl;
+    flags->zk_security.origin["zk_acl"] = ctx.In(kZkAcl);
   }
 
   for (std::string_view key : {kNumRetries, kRetrySleep}) {
     if (present(key)) {
-      note(std::string(key) + " in " + source +
-           " does not apply: latchd retries ZooKeeper forever (it stays PASSIVE meanwhile)");
+      ctx.Note(ctx.In(key) +
+               " does not apply: latchd retries ZooKeeper forever (it stays PASSIVE meanwhile)");
     }
   }
 
@@ -696,31 +997,31 @@ Status ApplyAtlasSettings(const AtlasHaSettings& settings, const std::string& so
     if (settings.enabled &&
         std::find(settings.server_ids.begin(), settings.server_ids.end(), id) ==
             settings.server_ids.end()) {
-      note("--id=" + Quote(id) + " is not in " + std::string(kServerIds) + " of " + source);
+      ctx.Note("--id=" + Quote(id) + " is not in " + std::string(kServerIds) + " of " + source);
     }
   } else {
     Result<std::string> picked = PickAtlasServerId(settings, local_addresses, settings.app_port);
-    if (!picked.ok()) return error(picked.status().message() + "; or pass --id");
+    if (!picked.ok()) return ctx.Error(picked.status().message() + "; or pass --id");
     Status valid = CheckId(*picked);
     if (!valid.ok()) {
-      return error(std::string(kServerIds) + ": " + Quote(*picked) +
-                   " cannot be a latchd id: " + valid.message());
+      return ctx.Error(std::string(kServerIds) + ": " + Quote(*picked) +
+                       " cannot be a latchd id: " + valid.message());
     }
     id = *picked;
     flags->id = id;
-    note("--id=" + id + " from " + source + ": " + std::string(kAddressPrefix) + id + "=" +
-         settings.server_addresses.at(id) + " is on this host (port " +
-         std::to_string(settings.app_port) + ")");
+    ctx.Note("--id=" + id + " from " + source + ": " + std::string(kAddressPrefix) + id + "=" +
+             settings.server_addresses.at(id) + " is on this host (port " +
+             std::to_string(settings.app_port) + ")");
   }
 
   auto address = settings.server_addresses.find(id);
   std::string url = address == settings.server_addresses.end()
                         ? std::string()
                         : settings.scheme() + "://" + address->second;
-  if (!overridden("advertise", std::string(kAddressPrefix) + id, flags->advertise, url)) {
+  if (!ctx.Overridden("advertise", std::string(kAddressPrefix) + id, flags->advertise, url)) {
     if (url.empty()) {
-      return error(std::string(kAddressPrefix) + id +
-                   " is not set: cannot derive --advertise; set it or pass --advertise");
+      return ctx.Error(std::string(kAddressPrefix) + id +
+                       " is not set: cannot derive --advertise; set it or pass --advertise");
     }
     flags->advertise = url;
   }

@@ -18,12 +18,14 @@
 // PickAtlasServerId (getaddrinfo) and ApplyAtlasProperties (reads the file,
 // both of the former); all are safe to call from any thread.
 // Errors: one line naming the key (or line, or file) and the bad value; the
-// value of atlas.server.ha.zookeeper.auth (a secret) is never repeated.
+// values of atlas.server.ha.zookeeper.auth and of JAAS passwords (secrets) are
+// never repeated.
 #ifndef LATCHD_LIB_API_ATLAS_PROPERTIES_H_
 #define LATCHD_LIB_API_ATLAS_PROPERTIES_H_
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +49,25 @@ namespace latchd {
 //  * a key that appears again replaces the earlier value (last wins).
 // Errors: a malformed or unpaired \u escape, naming the line number.
 Result<std::map<std::string, std::string>> ParseProperties(std::string_view text);
+
+// The JAAS login section Atlas's ZooKeeper client uses: "Client", the ZooKeeper
+// Java client's default, given in the properties file as atlas.jaas.Client.*
+// (Atlas's InMemoryJAASConfiguration; atlas.jaas.Client.<n>.* for a numbered
+// entry). Values are trimmed; empty values count as absent.
+struct AtlasJaasClient {
+  std::string prefix;             // "atlas.jaas.Client." or "atlas.jaas.Client.<n>."; empty: none
+  std::string login_module;       // loginModuleName
+  std::string control_flag;       // loginModuleControlFlag (Atlas's default: required)
+  std::optional<bool> use_keytab; // option.useKeyTab (Krb5LoginModule's default: false)
+  std::optional<bool> store_key;  // option.storeKey (no effect on a client)
+  std::string keytab;             // option.keyTab
+  std::string principal;          // option.principal (_HOST: this host's name, at validation)
+  std::string service_name;       // option.serviceName
+  std::string username;           // option.username (DigestLoginModule)
+  std::string password;           // option.password (DigestLoginModule); a secret
+  std::vector<std::string> unmapped;  // the section's other keys (full names)
+  bool present() const { return !prefix.empty(); }
+};
 
 // The HA settings of an Atlas server, as Atlas reads them. Values are trimmed
 // (Atlas trims them too).
@@ -72,6 +93,18 @@ struct AtlasHaSettings {
   // (true/false, any case) or, when unset, whether the port ends in 443.
   bool tls = false;
   int app_port = 21443;
+  // The ZooKeeper client's JAAS section, and the security keys latchd does not
+  // follow: JAAS keys of other sections (atlas.jaas.KafkaClient.*, ...), of a
+  // Client entry without loginModuleName (Atlas skips it too), and ZooKeeper
+  // Java client TLS/SASL system properties written into the file
+  // (zookeeper.ssl.*, zookeeper.client.secure, zookeeper.clientCnxnSocket,
+  // zookeeper.sasl.*), which Atlas does not read from it either.
+  AtlasJaasClient jaas;
+  struct UnusedKey {
+    std::string key;
+    std::string why;  // never the value
+  };
+  std::vector<UnusedKey> unused_security_keys;
   // Which HA keys were present (for notes and for "explicit flag overrides").
   std::vector<std::string> keys_present;
 
@@ -81,7 +114,8 @@ struct AtlasHaSettings {
 // Extracts and checks the HA settings. Bad values are errors naming the key:
 // a boolean other than true/false (any case), a non-integer or negative
 // integer, an empty or duplicated id in atlas.server.ids, an address that is
-// not host:port, a value using ${...} interpolation. With HA enabled, ids, an
+// not host:port, a value using ${...} interpolation, more than one login
+// module in atlas.jaas.Client (latchd can follow one). With HA enabled, ids, an
 // address for every id and a ZooKeeper connect string are required. With HA
 // disabled nothing is required (the values present are still checked).
 Result<AtlasHaSettings> ReadAtlasHaSettings(const std::map<std::string, std::string>& props);
@@ -112,7 +146,38 @@ using FlagIsExplicit = std::function<bool(const std::string& flag)>;
 //   zk_session_timeout_ms <- .session.timeout.ms (always: default 20000)
 //   zk_acl     <- .acl
 // atlas.server.ha.zookeeper.auth (a secret) goes to flags->zk_auth_inline
-// unless --zk_auth_file is given explicitly (which wins).
+// unless --zk_auth_file is given explicitly (which wins). A sasl: auth is no
+// addauth scheme: it names the SASL identity, and needs SASL settings (from
+// the JAAS section or the --zk_sasl_* flags; validation refuses it without).
+//
+// The JAAS section atlas.jaas.Client becomes flags->zk_security, each field
+// unless its flag is given explicitly:
+//   loginModuleName com.sun.security.auth.module.Krb5LoginModule
+//                          -> --zk_sasl_mechanism=GSSAPI, and then
+//     option.keyTab        -> --zk_sasl_keytab (needs option.useKeyTab=true:
+//                             Krb5LoginModule ignores keyTab otherwise, and
+//                             latchd cannot use a ticket cache)
+//     option.principal     -> --zk_sasl_principal
+//   loginModuleName org.apache.zookeeper.server.auth.DigestLoginModule
+//                          -> --zk_sasl_mechanism=DIGEST-MD5, and then
+//     option.username      -> --zk_sasl_user
+//     option.password      -> zk_security.sasl_password_inline (in memory
+//                             only; --zk_sasl_password_file wins)
+//   option.serviceName     -> --zk_sasl_service (both)
+//   option.storeKey, loginModuleControlFlag: understood, no effect here.
+// An explicit --zk_sasl_mechanism naming the other mechanism leaves the
+// section unused (a note says so). Refused, naming the key: another login
+// module (without an explicit --zk_sasl_mechanism), a Kerberos section
+// without option.keyTab or with option.useKeyTab not true, a DIGEST-MD5
+// section without option.username (and no sasl: auth to name the user) or
+// option.password (and no --zk_sasl_password_file). Each value's origin goes
+// to zk_security.origin and flags->zk_security.sasl_hint names the JAAS keys,
+// so later messages (a missing keytab, a sasl: ACL without SASL) name the key
+// and the file.
+//
+// Every other JAAS key and every ZooKeeper client TLS/SASL key of the file
+// (unused_security_keys, AtlasJaasClient::unmapped) gets a note of its own
+// starting with "warning: " (the key's name, never its value).
 // .num.retries and .retry.sleeptime.ms have no latchd equivalent (it retries
 // forever): a note says so when they are set. Values taken from the file are
 // checked like the flags (CheckId, CheckConnectString, CheckZkRoot, ...) and

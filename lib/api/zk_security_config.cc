@@ -24,30 +24,56 @@ namespace {
 
 constexpr size_t kMaxFileBytes = 1024 * 1024;  // keytabs, PEM files, password files
 
-Status Flag(std::string_view flag, const std::string& message) {
-  return Status::Error("--" + std::string(flag) + ": " + OneLine(message));
-}
+// Names settings in messages: "--<flag>", or where a value not given as a flag came from
+// (RawZkSecurity::origin).
+class Names {
+ public:
+  explicit Names(const RawZkSecurity& raw) : raw_(raw) {}
 
-// Reads a file named by --`flag`; errors name the flag and the path, never the content.
-Result<std::string> ReadNamedFile(std::string_view flag, const std::string& path) {
+  std::string operator()(std::string_view flag) const {
+    auto it = raw_.origin.find(std::string(flag));
+    if (it != raw_.origin.end()) return OneLine(it->second);
+    if (flag == "zk_sasl_password") return "the DIGEST-MD5 password from the configuration file";
+    return "--" + std::string(flag);
+  }
+  // "<name>: <message>", one line.
+  Status Error(std::string_view flag, const std::string& message) const {
+    return Status::Error((*this)(flag) + ": " + OneLine(message));
+  }
+  // How to give the SASL settings: the configuration file's way (if any), then the flags.
+  std::string SaslHint() const {
+    std::string flags =
+        "--zk_sasl_mechanism=GSSAPI with --zk_sasl_keytab (and --zk_sasl_principal), or "
+        "--zk_sasl_mechanism=DIGEST-MD5 with --zk_sasl_user and --zk_sasl_password_file";
+    return raw_.sasl_hint.empty() ? flags : raw_.sasl_hint + "; or " + flags;
+  }
+
+ private:
+  const RawZkSecurity& raw_;
+};
+
+// Reads a file named by `flag`; errors name the flag (or its origin) and the path, never the
+// content.
+Result<std::string> ReadNamedFile(const Names& names, std::string_view flag,
+                                  const std::string& path) {
   ReadFileDetails details;
   Result<std::string> read = ReadSmallFile(path, kMaxFileBytes, &details);
   if (read.ok()) {
-    if (read->empty()) return Flag(flag, path + " is empty");
+    if (read->empty()) return names.Error(flag, path + " is empty");
     return read;
   }
   using Failure = ReadFileDetails::Failure;
   const char* why = std::strerror(details.error_number);
   switch (details.failure) {
     case Failure::kOpen:
-      if (details.error_number == ENOENT) return Flag(flag, path + " does not exist");
-      return Flag(flag, path + " cannot be opened: " + why);
+      if (details.error_number == ENOENT) return names.Error(flag, path + " does not exist");
+      return names.Error(flag, path + " cannot be opened: " + why);
     case Failure::kNotRegular:
-      return Flag(flag, path + " is not a regular file");
+      return names.Error(flag, path + " is not a regular file");
     case Failure::kTooLarge:
-      return Flag(flag, path + " is larger than " + std::to_string(kMaxFileBytes) + " bytes");
+      return names.Error(flag, path + " is larger than " + std::to_string(kMaxFileBytes) + " bytes");
     default:
-      return Flag(flag, path + " cannot be read: " + why);
+      return names.Error(flag, path + " cannot be read: " + why);
   }
 }
 
@@ -65,23 +91,23 @@ bool HasBlankOrControl(const std::string& s) {
 
 // ---- files --------------------------------------------------------------------------------
 
-Status CheckKeytab(const std::string& path) {
-  Result<std::string> data = ReadNamedFile("zk_sasl_keytab", path);
+Status CheckKeytab(const Names& names, const std::string& path) {
+  Result<std::string> data = ReadNamedFile(names, "zk_sasl_keytab", path);
   if (!data.ok()) return data.status();
   // MIT keytab files start with 0x05 and the format version 0x01 or 0x02.
   if (data->size() < 2 || (*data)[0] != 0x05 || ((*data)[1] != 0x01 && (*data)[1] != 0x02)) {
-    return Flag("zk_sasl_keytab", path + " is not a Kerberos keytab (no keytab header)");
+    return names.Error("zk_sasl_keytab", path + " is not a Kerberos keytab (no keytab header)");
   }
   return Status::Ok();
 }
 
-Status CheckPasswordFile(const std::string& path) {
-  Result<std::string> data = ReadNamedFile("zk_sasl_password_file", path);
+Status CheckPasswordFile(const Names& names, const std::string& path) {
+  Result<std::string> data = ReadNamedFile(names, "zk_sasl_password_file", path);
   if (!data.ok()) return data.status();
   std::string_view first(*data);
   first = first.substr(0, first.find('\n'));
   if (!first.empty() && first.back() == '\r') first.remove_suffix(1);
-  if (first.empty()) return Flag("zk_sasl_password_file", path + ": the first line is empty");
+  if (first.empty()) return names.Error("zk_sasl_password_file", path + ": the first line is empty");
   return Status::Ok();
 }
 
@@ -112,43 +138,45 @@ X509Ptr FirstCertificate(const std::string& pem) {
 // Refuses to prompt: an encrypted key fails to load.
 int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
 
-Status CheckTls(const ZkTlsOptions& tls) {
+Status CheckTls(const Names& names, const ZkTlsOptions& tls) {
   for (auto [flag, path] : {std::pair{"zk_tls_ca", &tls.ca}, std::pair{"zk_tls_cert", &tls.cert},
                             std::pair{"zk_tls_key", &tls.key}}) {
     // zookeeper_init_ssl takes "ca,cert,key" and splits it at commas.
     if (path->find(',') != std::string::npos) {
-      return Flag(flag, *path + ": the ZooKeeper C client cannot use a path containing ','");
+      return names.Error(flag, *path + ": the ZooKeeper C client cannot use a path containing ','");
     }
   }
-  Result<std::string> ca = ReadNamedFile("zk_tls_ca", tls.ca);
+  Result<std::string> ca = ReadNamedFile(names, "zk_tls_ca", tls.ca);
   if (!ca.ok()) return ca.status();
   if (!FirstCertificate(*ca)) {
-    return Flag("zk_tls_ca", tls.ca + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    return names.Error("zk_tls_ca", tls.ca + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
   }
-  Result<std::string> cert_pem = ReadNamedFile("zk_tls_cert", tls.cert);
+  Result<std::string> cert_pem = ReadNamedFile(names, "zk_tls_cert", tls.cert);
   if (!cert_pem.ok()) return cert_pem.status();
   X509Ptr cert = FirstCertificate(*cert_pem);
   if (!cert) {
-    return Flag("zk_tls_cert", tls.cert + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    return names.Error("zk_tls_cert",
+                       tls.cert + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
   }
-  Result<std::string> key_pem = ReadNamedFile("zk_tls_key", tls.key);
+  Result<std::string> key_pem = ReadNamedFile(names, "zk_tls_key", tls.key);
   if (!key_pem.ok()) return key_pem.status();
   if (key_pem->find("ENCRYPTED") != std::string::npos) {
-    return Flag("zk_tls_key", tls.key + " is encrypted: latchd needs an unencrypted key (keep it "
-                                        "readable by latchd only)");
+    return names.Error("zk_tls_key", tls.key + " is encrypted: latchd needs an unencrypted key "
+                                               "(keep it readable by latchd only)");
   }
   BioPtr bio = MemoryBio(*key_pem);
   PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr) : nullptr);
-  if (!key) return Flag("zk_tls_key", tls.key + " holds no PEM private key");
+  if (!key) return names.Error("zk_tls_key", tls.key + " holds no PEM private key");
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    return Flag("zk_tls_key", tls.key + " is not the private key of the certificate " + tls.cert);
+    return names.Error("zk_tls_key",
+                       tls.key + " is not the private key of the certificate " + tls.cert);
   }
   return Status::Ok();
 }
 
 // ---- SASL -----------------------------------------------------------------------------------
 
-Result<ZkSaslOptions> ParseSasl(const RawZkSecurity& raw) {
+Result<ZkSaslOptions> ParseSasl(const Names& names, const RawZkSecurity& raw) {
   ZkSaslOptions sasl;
   const std::string mech = ToUpper(raw.sasl_mechanism);
   if (mech == "GSSAPI") {
@@ -156,7 +184,8 @@ Result<ZkSaslOptions> ParseSasl(const RawZkSecurity& raw) {
   } else if (mech == "DIGEST-MD5") {
     sasl.mechanism = SaslMechanism::kDigestMd5;
   } else if (!mech.empty()) {
-    return Flag("zk_sasl_mechanism", "\"" + raw.sasl_mechanism + "\" is not GSSAPI or DIGEST-MD5");
+    return names.Error("zk_sasl_mechanism",
+                       "\"" + raw.sasl_mechanism + "\" is not GSSAPI or DIGEST-MD5");
   }
   sasl.service = raw.sasl_service;
   sasl.host = raw.sasl_host;
@@ -175,65 +204,66 @@ Result<ZkSaslOptions> ParseSasl(const RawZkSecurity& raw) {
       {"zk_sasl_host", &raw.sasl_host, SaslMechanism::kNone},
       {"zk_sasl_user", &raw.sasl_user, SaslMechanism::kDigestMd5},
       {"zk_sasl_password_file", &raw.sasl_password_file, SaslMechanism::kDigestMd5},
+      {"zk_sasl_password", &raw.sasl_password_inline, SaslMechanism::kDigestMd5},
       {"zk_sasl_keytab", &raw.sasl_keytab, SaslMechanism::kGssapi},
       {"zk_sasl_principal", &raw.sasl_principal, SaslMechanism::kGssapi},
   };
   for (const Setting& s : settings) {
     if (s.value->empty()) continue;
     if (!sasl.enabled()) {
-      return Flag(s.flag, "needs --zk_sasl_mechanism (" +
-                              std::string(s.only_for == SaslMechanism::kNone
-                                              ? "GSSAPI or DIGEST-MD5"
-                                              : SaslMechanismName(s.only_for)) + ")");
+      return names.Error(s.flag, "needs --zk_sasl_mechanism (" +
+                                     std::string(s.only_for == SaslMechanism::kNone
+                                                     ? "GSSAPI or DIGEST-MD5"
+                                                     : SaslMechanismName(s.only_for)) + ")");
     }
     if (s.only_for != SaslMechanism::kNone && s.only_for != sasl.mechanism) {
-      return Flag(s.flag, std::string("is for --zk_sasl_mechanism=") + SaslMechanismName(s.only_for) +
-                              ", not " + SaslMechanismName(sasl.mechanism));
+      return names.Error(s.flag, std::string("is for --zk_sasl_mechanism=") +
+                                     SaslMechanismName(s.only_for) + ", not " +
+                                     SaslMechanismName(sasl.mechanism));
     }
   }
   if (!sasl.enabled() && !raw.sasl_service.empty() && raw.sasl_service != "zookeeper") {
-    return Flag("zk_sasl_service", "needs --zk_sasl_mechanism (GSSAPI or DIGEST-MD5)");
+    return names.Error("zk_sasl_service", "needs --zk_sasl_mechanism (GSSAPI or DIGEST-MD5)");
   }
   if (sasl.service.empty() || HasBlankOrControl(sasl.service) ||
       sasl.service.find_first_of("/@") != std::string::npos) {
-    return Flag("zk_sasl_service", "\"" + sasl.service + "\" is not a service name like zookeeper");
+    return names.Error("zk_sasl_service",
+                       "\"" + sasl.service + "\" is not a service name like zookeeper");
   }
-  if (HasBlankOrControl(sasl.host)) return Flag("zk_sasl_host", "must not contain blanks");
-  if (HasBlankOrControl(sasl.principal)) return Flag("zk_sasl_principal", "must not contain blanks");
-  if (HasBlankOrControl(sasl.user)) return Flag("zk_sasl_user", "must not contain blanks");
+  if (HasBlankOrControl(sasl.host)) return names.Error("zk_sasl_host", "must not contain blanks");
+  if (HasBlankOrControl(sasl.principal)) {
+    return names.Error("zk_sasl_principal", "must not contain blanks");
+  }
+  if (HasBlankOrControl(sasl.user)) return names.Error("zk_sasl_user", "must not contain blanks");
   return sasl;
 }
 
 // The checks that need the mechanism's full settings (after a sasl: auth filled them in).
-Status CheckSaslComplete(const ZkSaslOptions& sasl) {
+Status CheckSaslComplete(const Names& names, const ZkSaslOptions& sasl) {
   if (sasl.mechanism == SaslMechanism::kGssapi) {
     if (sasl.keytab.empty()) {
-      return Flag("zk_sasl_keytab", "is required with --zk_sasl_mechanism=GSSAPI (the client "
-                                    "keytab latchd gets and renews its tickets with)");
+      return names.Error("zk_sasl_keytab", "is required with --zk_sasl_mechanism=GSSAPI (the "
+                                           "client keytab latchd gets and renews its tickets with)");
     }
-    return CheckKeytab(sasl.keytab);
+    return CheckKeytab(names, sasl.keytab);
   }
   if (sasl.mechanism == SaslMechanism::kDigestMd5) {
     if (sasl.user.empty()) {
-      return Flag("zk_sasl_user", "is required with --zk_sasl_mechanism=DIGEST-MD5");
+      return names.Error("zk_sasl_user", "is required with --zk_sasl_mechanism=DIGEST-MD5");
     }
-    if (!sasl.password_file.empty()) return CheckPasswordFile(sasl.password_file);
+    if (!sasl.password_file.empty()) return CheckPasswordFile(names, sasl.password_file);
     if (sasl.password.empty()) {
-      return Flag("zk_sasl_password_file", "is required with --zk_sasl_mechanism=DIGEST-MD5");
+      return names.Error("zk_sasl_password_file",
+                         "is required with --zk_sasl_mechanism=DIGEST-MD5");
     }
   }
   return Status::Ok();
 }
 
-std::string SaslSettingsHint() {
-  return "--zk_sasl_mechanism=GSSAPI with --zk_sasl_keytab (and --zk_sasl_principal), or "
-         "--zk_sasl_mechanism=DIGEST-MD5 with --zk_sasl_user and --zk_sasl_password_file";
-}
-
 // ---- auth and ACL ---------------------------------------------------------------------------
 
 // Checks the auth's scheme; a sasl: auth becomes part of `sasl` and is removed from *auth.
-Status CheckAuth(std::optional<std::pair<std::string, std::string>>* auth,
+Status CheckAuth(const Names& names, std::optional<std::pair<std::string, std::string>>* auth,
                  const std::string& source, ZkClientFeatures features, ZkSaslOptions* sasl) {
   if (!auth->has_value()) return Status::Ok();
   const std::string scheme = (*auth)->first;
@@ -252,7 +282,7 @@ Status CheckAuth(std::optional<std::pair<std::string, std::string>>* auth,
                    "without it (Debian's libzookeeper-mt2; see scripts/build-zk-client.sh)");
     }
     if (!sasl->enabled()) {
-      return error("sasl:" + secret + " needs the SASL settings: " + SaslSettingsHint());
+      return error("sasl:" + secret + " needs the SASL settings: " + names.SaslHint());
     }
     // The id names who latchd is; fill in what the flags left open.
     if (sasl->mechanism == SaslMechanism::kGssapi && sasl->principal.empty()) {
@@ -274,7 +304,7 @@ Status CheckAuth(std::optional<std::pair<std::string, std::string>>* auth,
 }
 
 // Refuses an ACL none of whose entries can ever match this agent.
-Status CheckAclCanMatch(const std::vector<ZkAclEntry>& acl,
+Status CheckAclCanMatch(const Names& names, const std::vector<ZkAclEntry>& acl,
                         const std::optional<std::pair<std::string, std::string>>& auth,
                         const ZkSecurityOptions& security) {
   if (acl.empty()) return Status::Ok();
@@ -287,7 +317,6 @@ Status CheckAclCanMatch(const std::vector<ZkAclEntry>& acl,
   const bool tls = security.tls.enabled();
   const bool authenticated = !digest_id.empty() || sasl || tls;
   bool has_auth_entry = false;
-  std::vector<std::string> why;
   for (const ZkAclEntry& e : acl) {
     if (e.scheme == "world" || e.scheme == "ip") return Status::Ok();
     if (e.scheme == "auth") {
@@ -302,16 +331,16 @@ Status CheckAclCanMatch(const std::vector<ZkAclEntry>& acl,
     }
   }
   if (has_auth_entry) {
-    return Flag("zk_acl", "auth: grants the creator's authenticated ids, and latchd has none: give "
-                          "--zk_auth_file (digest), SASL (--zk_sasl_mechanism) or a TLS client "
-                          "certificate (--zk_tls_cert)");
+    return names.Error("zk_acl", "auth: grants the creator's authenticated ids, and latchd has "
+                                 "none: give --zk_auth_file (digest), SASL (--zk_sasl_mechanism) "
+                                 "or a TLS client certificate (--zk_tls_cert)");
   }
   std::string me = digest_id.empty() ? "nothing" : "digest " + digest_id.substr(0, digest_id.find(':'));
   if (sasl) me = "SASL";
   if (tls) me = "a TLS certificate";
   std::vector<std::string> hints;
   for (const ZkAclEntry& e : acl) {
-    if (e.scheme == "sasl" && !sasl) hints.push_back("sasl: entries need SASL (" + SaslSettingsHint() + ")");
+    if (e.scheme == "sasl" && !sasl) hints.push_back("sasl: entries need SASL (" + names.SaslHint() + ")");
     if (e.scheme == "x509" && !tls) hints.push_back("x509: entries need --zk_tls_cert");
     if (e.scheme == "digest") {
       hints.push_back(digest_id.empty()
@@ -324,7 +353,7 @@ Status CheckAclCanMatch(const std::vector<ZkAclEntry>& acl,
   std::string text = "no entry can ever match this agent (it authenticates with " + me +
                      "), so it could never write its own nodes";
   for (const std::string& h : hints) text += "; " + h;
-  return Flag("zk_acl", text);
+  return names.Error("zk_acl", text);
 }
 
 }  // namespace
@@ -359,51 +388,60 @@ Result<ZkSecurityOptions> ValidateZkSecurity(const RawZkSecurity& raw,
                                              std::optional<std::pair<std::string, std::string>>* auth,
                                              const std::string& auth_source,
                                              ZkClientFeatures features) {
+  const Names names(raw);
   ZkSecurityOptions out;
   const bool any_sasl = !raw.sasl_mechanism.empty() || !raw.sasl_host.empty() ||
                         !raw.sasl_user.empty() || !raw.sasl_password_file.empty() ||
-                        !raw.sasl_keytab.empty() || !raw.sasl_principal.empty();
+                        !raw.sasl_password_inline.empty() || !raw.sasl_keytab.empty() ||
+                        !raw.sasl_principal.empty();
   const bool any_tls = !raw.tls_ca.empty() || !raw.tls_cert.empty() || !raw.tls_key.empty();
   if (any_sasl && !features.sasl) {
-    return Flag(!raw.sasl_mechanism.empty() ? "zk_sasl_mechanism"
-                : !raw.sasl_keytab.empty()  ? "zk_sasl_keytab"
-                : !raw.sasl_user.empty()    ? "zk_sasl_user"
-                                            : "zk_sasl_mechanism",
-                "this latchd's ZooKeeper C client is built without SASL (Debian's "
-                "libzookeeper-mt2; scripts/build-zk-client.sh builds one with it)");
+    return names.Error(!raw.sasl_mechanism.empty() ? "zk_sasl_mechanism"
+                       : !raw.sasl_keytab.empty()  ? "zk_sasl_keytab"
+                       : !raw.sasl_user.empty()    ? "zk_sasl_user"
+                                                   : "zk_sasl_mechanism",
+                       "this latchd's ZooKeeper C client is built without SASL (Debian's "
+                       "libzookeeper-mt2; scripts/build-zk-client.sh builds one with it)");
   }
   if (any_tls && !features.tls) {
-    return Flag("zk_tls_ca", "this latchd's ZooKeeper C client is built without TLS (Debian's "
-                             "libzookeeper-mt2; scripts/build-zk-client.sh builds one with it)");
+    return names.Error("zk_tls_ca", "this latchd's ZooKeeper C client is built without TLS "
+                                    "(Debian's libzookeeper-mt2; scripts/build-zk-client.sh "
+                                    "builds one with it)");
   }
-  Result<ZkSaslOptions> sasl = ParseSasl(raw);
+  Result<ZkSaslOptions> sasl = ParseSasl(names, raw);
   if (!sasl.ok()) return sasl.status();
   out.sasl = *sasl;
-  Status a = CheckAuth(auth, auth_source, features, &out.sasl);
+  auto auth_origin = raw.origin.find("zk_auth");
+  const std::string& source = auth_origin != raw.origin.end() ? auth_origin->second : auth_source;
+  Status a = CheckAuth(names, auth, source, features, &out.sasl);
   if (!a.ok()) return a;
   if (out.sasl.principal.find("_HOST") != std::string::npos) {
     out.sasl.principal = ExpandHostInPrincipal(out.sasl.principal, CanonicalHostName());
   }
-  Status complete = CheckSaslComplete(out.sasl);
+  Status complete = CheckSaslComplete(names, out.sasl);
   if (!complete.ok()) return complete;
 
   if (any_tls) {
     for (auto [flag, value] : {std::pair{"zk_tls_ca", &raw.tls_ca}, std::pair{"zk_tls_cert", &raw.tls_cert},
                                std::pair{"zk_tls_key", &raw.tls_key}}) {
       if (value->empty()) {
-        return Flag(flag, "is required with the other --zk_tls_* flags (--zk_tls_ca, "
-                          "--zk_tls_cert and --zk_tls_key go together)");
+        return names.Error(flag, "is required with the other --zk_tls_* flags (--zk_tls_ca, "
+                                 "--zk_tls_cert and --zk_tls_key go together)");
       }
     }
     out.tls = ZkTlsOptions{raw.tls_ca, raw.tls_cert, raw.tls_key};
     if (out.sasl.enabled()) {
-      return Flag("zk_tls_ca", "TLS and SASL cannot be combined: the ZooKeeper 3.8 C client has "
-                               "separate entry points for them (no SASL over TLS); choose one");
+      const std::string sasl_from = names("zk_sasl_mechanism");
+      return names.Error("zk_tls_ca",
+                         "TLS and SASL" +
+                             (sasl_from == "--zk_sasl_mechanism" ? "" : " (" + sasl_from + ")") +
+                             " cannot be combined: the ZooKeeper 3.8 C client has separate "
+                             "entry points for them (no SASL over TLS); choose one");
     }
-    Status t = CheckTls(out.tls);
+    Status t = CheckTls(names, out.tls);
     if (!t.ok()) return t;
   }
-  Status m = CheckAclCanMatch(acl, *auth, out);
+  Status m = CheckAclCanMatch(names, acl, *auth, out);
   if (!m.ok()) return m;
   return out;
 }

@@ -17,12 +17,24 @@
 //    without SASL, `x509:` entries without TLS, `digest:` entries whose hash is not the auth's.
 //    world:anyone and ip: entries may match.
 //
+// Values taken from a configuration file instead of a flag (Atlas's JAAS keys through
+// --atlas_properties) are named in messages by where they came from (RawZkSecurity::origin),
+// e.g. "atlas.jaas.Client.option.keyTab in /etc/atlas/conf/atlas-application.properties:
+// /etc/security/keytabs/atlas.service.keytab does not exist".
+//
+// The DIGEST-MD5 password may come inline from such a file (sasl_password_inline): accepted
+// only with DIGEST-MD5, only when --zk_sasl_password_file is not given (the file wins), and
+// non-empty. It is kept in memory only: never written to a file, a log line, /status or a
+// message.
+//
 // Thread-safety: ValidateZkSecurity reads the named files (and, for a principal containing
 // _HOST, this host's name); safe from any thread.
-// Errors: one line naming the flag (or the auth's source), never a password.
+// Errors: one line naming the flag (or the auth's source, or a value's origin), never a
+// password.
 #ifndef LATCHD_LIB_API_ZK_SECURITY_CONFIG_H_
 #define LATCHD_LIB_API_ZK_SECURITY_CONFIG_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,6 +62,16 @@ struct RawZkSecurity {
   // atlas.jaas.Client.option.password via --atlas_properties); never a flag. A
   // --zk_sasl_password_file wins.
   std::string sasl_password_inline;
+  // Where settings not given as flags came from, for messages: the flag's name without "--"
+  // ("zk_sasl_keytab", ...; "zk_sasl_password" for sasl_password_inline, "zk_acl" for the
+  // ACL, "zk_auth" for an auth taken from the configuration file) -> a description such as
+  // "atlas.jaas.Client.option.keyTab in <file>". A message about such a setting names its
+  // origin instead of --<flag>; the origin of "zk_auth" replaces ValidateZkSecurity's
+  // auth_source.
+  std::map<std::string, std::string> origin;
+  // How the configuration file could give the SASL settings (e.g. Atlas's atlas.jaas.Client
+  // keys), named before the flags when a message says SASL settings are missing; may be empty.
+  std::string sasl_hint;
 };
 
 // The identity latchd would authenticate with: `auth` (scheme, secret) as parsed from the auth

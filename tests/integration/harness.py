@@ -14,7 +14,8 @@ Building blocks, reusable by the integration tests, a fault-injection suite and 
   ZkTool / ZkShell               one-shot / persistent ZooKeeper client (tests/java/ZkTool.java)
   CuratorPeer                    a Curator LeaderLatch participant (tests/java/CuratorParticipant.java)
   LatchdTestCase                 unittest base class: temp dir, cleanup of every process by pid
-                                 (also on failure, and at exit), log tails dumped on failure
+                                 (also on failure, and at exit), log tails dumped on failure;
+                                 assert_refused_at_start() for flags latchd must refuse
 
 Every wait has a deadline. Every process is started through spawn(), which records it; it is
 stopped by pid in the test's cleanups and, as a last resort, at interpreter exit. Children are
@@ -1568,6 +1569,22 @@ class LatchdTestCase(unittest.TestCase):
         return p
 
     # -- assertions and waits on agents --
+
+    def assert_refused_at_start(self, name, flags, pattern, env=None, timeout=15.0):
+        """Runs latchd with `flags` (and a --socket_path of its own): it must exit with status 2
+        within `timeout` s, print exactly one line to stderr, matching the regex `pattern`
+        (what is wrong), and create no socket. Returns that line."""
+        sock = os.path.join(self.tmp, "refused.sock")
+        t0 = time.monotonic()
+        r = run_latchd(list(flags) + ["--socket_path=%s" % sock], timeout=timeout, env=env)
+        took = time.monotonic() - t0
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        log("%s: exit %d in %.2f s, stderr %r" % (name, r.returncode, took, r.stderr))
+        self.assertEqual(r.returncode, 2, "%s: exit code (stderr %r)" % (name, r.stderr))
+        self.assertEqual(len(lines), 1, "%s: want one stderr line, got %r" % (name, r.stderr))
+        self.assertRegex(lines[0], pattern, "%s: the message must say what is wrong" % name)
+        self.assertFalse(os.path.exists(sock), "%s: socket created" % name)
+        return lines[0]
 
     def roles(self, agents):
         return {a.id: a.http_status() for a in agents}

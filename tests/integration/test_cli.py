@@ -1,5 +1,8 @@
-"""Command line: bad flags are refused before anything touches ZooKeeper; an unreachable
-ZooKeeper at start is waited for; latchctl status."""
+"""Command line: bad flags, and credentials that could never work (issue 13: a misspelt auth
+scheme, an auth: ACL without credentials, a sasl: auth without SASL settings, a missing keytab,
+password file or certificate, a Kerberized Atlas properties file without its keytab), are
+refused before anything touches ZooKeeper; an unreachable ZooKeeper at start is waited for;
+latchctl status."""
 
 import os
 import re
@@ -10,6 +13,7 @@ import unittest
 from xml.etree import ElementTree
 
 import harness
+import secure_zk
 from harness import RC_NONODE, log, wait_until
 
 
@@ -22,8 +26,7 @@ class CliTest(harness.LatchdTestCase):
 
     def test_1_bad_flags(self):
         connect = self.zk.connect_string()
-        sock = os.path.join(self.tmp, "bad.sock")
-        common = ["--socket_path=%s" % sock, "--zk_session_timeout_ms=3000"]
+        common = ["--zk_session_timeout_ms=3000"]
         # (name, flags, the flag the message must name, zk_root used or None)
         cases = [
             ("missing --id", ["--zk_connect=%s" % connect, "--zk_root=/cli-noid"], "id",
@@ -49,18 +52,9 @@ class CliTest(harness.LatchdTestCase):
         ]
         for name, flags, flag, root in cases:
             with self.subTest(case=name):
-                t0 = time.monotonic()
-                r = harness.run_latchd(flags + common, timeout=15)
-                took = time.monotonic() - t0
-                lines = [l for l in r.stderr.splitlines() if l.strip()]
-                log("%s: exit %d in %.2f s, stderr %r" % (name, r.returncode, took, r.stderr))
-                self.assertEqual(r.returncode, 2, "%s: exit code (stderr %r)" % (name,
-                                                                                 r.stderr))
-                self.assertEqual(len(lines), 1, "%s: want one stderr line, got %r" % (
-                    name, r.stderr))
-                self.assertRegex(lines[0], r"(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])" %
-                                 re.escape(flag), "%s: message must name --%s" % (name, flag))
-                self.assertFalse(os.path.exists(sock), "%s: socket created" % name)
+                self.assert_refused_at_start(
+                    name, flags + common,
+                    r"(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])" % re.escape(flag))
         # Nothing in ZooKeeper: no root of any case exists, and / holds only /zookeeper
         # (this module's other tests use their own roots and run later).
         sh = self.zk_shell(connect)
@@ -206,6 +200,93 @@ class CliTest(harness.LatchdTestCase):
         r = harness.run_latchd(["--help", "--frobnicate"])
         self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
         self.assertIn("frobnicate", r.stderr)
+
+    def test_7_credentials_that_can_never_work(self):
+        """Issue 13, item 4: each is exit 2 at once with one line naming what is wrong, and
+        nothing is written to ZooKeeper (the case's root znode does not exist afterwards)."""
+        connect = self.zk.connect_string()
+        tmp = self.tmp
+
+        def write(name, text, mode=0o600):
+            path = os.path.join(tmp, name)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, mode)
+            return path
+
+        missing = lambda name: os.path.join(tmp, "missing", name)  # noqa: E731
+        typo_auth = write("typo.auth", "digets:atlas:Secret-pw\n")
+        sasl_auth = write("sasl.auth", "sasl:atlas@EXAMPLE.COM\n")
+        pki = secure_zk.Pki(os.path.join(tmp, "pki"))
+        _, client_key = pki.issue("client", "latchd-client")
+        atlas_port = harness.free_port()
+
+        def atlas_file(name, root, extra):
+            return write(name, "\n".join([
+                "atlas.server.ha.enabled=true",
+                "atlas.server.ids=id1",
+                "atlas.server.address.id1=127.0.0.1:%d" % atlas_port,
+                "atlas.enableTLS=false",
+                "atlas.server.http.port=%d" % atlas_port,
+                "atlas.server.ha.zookeeper.connect=%s" % connect,
+                "atlas.server.ha.zookeeper.zkroot=%s" % root,
+                "atlas.server.ha.zookeeper.acl=sasl:atlas@EXAMPLE.COM",
+                "atlas.server.ha.zookeeper.auth=sasl:atlas@EXAMPLE.COM"] + extra) + "\n", 0o640)
+
+        kerberized = atlas_file("kerberized.properties", "/cli-atlas-keytab", [
+            "atlas.jaas.Client.loginModuleName=com.sun.security.auth.module.Krb5LoginModule",
+            "atlas.jaas.Client.loginModuleControlFlag=required",
+            "atlas.jaas.Client.option.useKeyTab=true",
+            "atlas.jaas.Client.option.storeKey=true",
+            "atlas.jaas.Client.option.keyTab=%s" % missing("atlas.service.keytab"),
+            "atlas.jaas.Client.option.principal=atlas/_HOST@EXAMPLE.COM"])
+        no_jaas = atlas_file("no-jaas.properties", "/cli-atlas-nojaas", [])
+
+        q = re.escape
+        # (name, flags, zk_root, regex the one stderr line must match)
+        cases = [
+            ("misspelt auth scheme", ["--zk_auth_file=" + typo_auth], "/cli-auth-typo",
+             r"^latchd: --zk_auth_file: unknown scheme \"digets\""),
+            ("auth: ACL without an auth file", ["--zk_acl=auth:"], "/cli-auth-acl",
+             r"^latchd: --zk_acl: auth: grants the creator's authenticated ids, and latchd has "
+             r"none"),
+            ("sasl: auth without SASL settings", ["--zk_auth_file=" + sasl_auth,
+                                                  "--zk_acl=sasl:atlas@EXAMPLE.COM"],
+             "/cli-sasl-auth",
+             r"^latchd: --zk_auth_file: sasl:atlas@EXAMPLE\.COM needs the SASL settings: "
+             r"--zk_sasl_mechanism=GSSAPI with --zk_sasl_keytab"),
+            ("missing keytab", ["--zk_sasl_mechanism=GSSAPI",
+                                "--zk_sasl_keytab=" + missing("latchd.keytab")], "/cli-keytab",
+             r"^latchd: --zk_sasl_keytab: %s does not exist$" % q(missing("latchd.keytab"))),
+            ("missing password file", ["--zk_sasl_mechanism=DIGEST-MD5", "--zk_sasl_user=latchd",
+                                       "--zk_sasl_password_file=" + missing("latchd.password")],
+             "/cli-password",
+             r"^latchd: --zk_sasl_password_file: %s does not exist$" %
+             q(missing("latchd.password"))),
+            ("missing certificate", ["--zk_tls_ca=" + pki.ca_cert,
+                                     "--zk_tls_cert=" + missing("client.pem"),
+                                     "--zk_tls_key=" + client_key], "/cli-cert",
+             r"^latchd: --zk_tls_cert: %s does not exist$" % q(missing("client.pem"))),
+            ("Kerberized Atlas properties without its keytab",
+             ["--atlas_properties=" + kerberized], "/cli-atlas-keytab",
+             r"^latchd: atlas\.jaas\.Client\.option\.keyTab in %s: %s does not exist$" % (
+                 q(kerberized), q(missing("atlas.service.keytab")))),
+            ("Kerberized Atlas properties without a JAAS section",
+             ["--atlas_properties=" + no_jaas], "/cli-atlas-nojaas",
+             r"^latchd: atlas\.server\.ha\.zookeeper\.auth in %s: sasl:atlas@EXAMPLE\.COM needs "
+             r"the SASL settings: atlas\.jaas\.Client\.\* in %s \(loginModuleName=" % (
+                 q(no_jaas), q(no_jaas))),
+        ]
+        for name, flags, root, pattern in cases:
+            with self.subTest(case=name):
+                if not any(f.startswith("--atlas_properties=") for f in flags):
+                    flags = flags + ["--id=a1", "--zk_connect=%s" % connect, "--zk_root=%s" % root]
+                line = self.assert_refused_at_start(name, flags, pattern)
+                self.assertNotIn("Secret-pw", line, "%s: the message shows the secret" % name)
+        # Nothing in ZooKeeper: no case's root exists.
+        sh = self.zk_shell(connect)
+        for name, flags, root, pattern in cases:
+            self.assertIsNone(sh.exists(root), "%s: %s was created" % (name, root))
 
 
 if __name__ == "__main__":

@@ -12,14 +12,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "lib/api/zk_security_config.h"
+#include "lib/zk/zk_security.h"
+#include "tests/unit/temp_dir.h"
+
 namespace latchd {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Pair;
+using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
 // An atlas-application.properties written after Atlas's HA documentation:
@@ -464,7 +470,9 @@ TEST(ApplyAtlasSettingsTest, FillsTheFlagsFromTheFile) {
   // The result is a valid configuration once latchd has the credentials of the file's ACL
   // (without them no entry could match it: refused, issue 13).
   flags.socket_path.clear();
-  EXPECT_THAT(ValidateFlags(flags).status().message(), HasSubstr("--zk_acl: no entry can ever match"));
+  EXPECT_THAT(ValidateFlags(flags).status().message(),
+              StartsWith("atlas.server.ha.zookeeper.acl in atlas.properties: no entry can ever "
+                         "match"));
   flags.zk_auth_inline = "digest:atlas:atlas-password";
   auto config = ValidateFlags(flags);
   ASSERT_TRUE(config.ok()) << config.status().message();
@@ -591,6 +599,311 @@ TEST(ApplyAtlasSettingsTest, HaDisabledNeedsAnExplicitId) {
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(flags.advertise, "http://127.0.0.1:21000");
   EXPECT_THAT(notes, Contains(HasSubstr("Atlas does not elect")));
+}
+
+// ---------------------------------------------------------------------------
+// Atlas's JAAS keys for its ZooKeeper client -> the SASL settings
+
+// Atlas's Kerberos settings for ZooKeeper, after Atlas's documentation (atlas.jaas.*) and the
+// recommended ACL best practice (sasl: auth and ACL), with the KafkaClient section a
+// Kerberized Atlas carries too.
+std::string KerberizedFile(const std::string& keytab, const std::string& extra = "") {
+  return HaFile("atlas.server.ha.zookeeper.acl=sasl:atlas@EXAMPLE.COM\n"
+                "atlas.server.ha.zookeeper.auth=sasl:atlas@EXAMPLE.COM\n"
+                "atlas.jaas.KafkaClient.loginModuleName=com.sun.security.auth.module.Krb5LoginModule\n"
+                "atlas.jaas.KafkaClient.option.keyTab=/etc/security/keytabs/atlas.service.keytab\n"
+                "atlas.jaas.KafkaClient.option.principal=atlas/_HOST@EXAMPLE.COM\n"
+                "atlas.jaas.Client.loginModuleName = com.sun.security.auth.module.Krb5LoginModule\n"
+                "atlas.jaas.Client.loginModuleControlFlag = required\n"
+                "atlas.jaas.Client.option.useKeyTab = true\n"
+                "atlas.jaas.Client.option.storeKey = true\n"
+                "atlas.jaas.Client.option.keyTab = " + keytab + "\n"
+                "atlas.jaas.Client.option.principal = atlas/_HOST@EXAMPLE.COM\n" + extra);
+}
+
+std::string DigestFile(const std::string& extra = "") {
+  return HaFile("atlas.server.ha.zookeeper.acl=sasl:latchd\n"
+                "atlas.jaas.Client.loginModuleName=org.apache.zookeeper.server.auth.DigestLoginModule\n"
+                "atlas.jaas.Client.option.username=latchd\n"
+                "atlas.jaas.Client.option.password=Pw-7x9q\n" + extra);
+}
+
+class AtlasJaasTest : public testing::TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    keytab_ = Write("atlas.keytab", std::string("\x05\x02\x00\x00\x00\x30", 6) + "principal data");
+  }
+  // Applies `text` as the file "a.properties" with `explicit_flags` set in flags_ beforehand.
+  Status Apply(const std::string& text, std::set<std::string> explicit_flags = {}) {
+    notes_.clear();
+    auto props = ParseProperties(text);
+    EXPECT_TRUE(props.ok()) << props.status().message();
+    auto settings = ReadAtlasHaSettings(*props);
+    if (!settings.ok()) return settings.status();
+    return ApplyAtlasSettings(*settings, "a.properties", {"127.0.0.1"}, Explicit(explicit_flags),
+                              &flags_, &notes_);
+  }
+  std::string ValidateError() {
+    flags_.socket_path.clear();
+    auto config = ValidateFlags(flags_);
+    EXPECT_FALSE(config.ok()) << "accepted";
+    EXPECT_EQ(config.status().message().find('\n'), std::string::npos);
+    return config.status().message();
+  }
+  std::vector<std::string> Warnings() const {
+    std::vector<std::string> out;
+    for (const std::string& n : notes_) {
+      if (n.rfind("warning: ", 0) == 0) out.push_back(n);
+    }
+    return out;
+  }
+
+  std::string keytab_;
+  RawFlags flags_;
+  std::vector<std::string> notes_;
+};
+
+TEST_F(AtlasJaasTest, KerberosClientSectionBecomesGssapi) {
+  Status s = Apply(KerberizedFile(keytab_));
+  ASSERT_TRUE(s.ok()) << s.message();
+  const RawZkSecurity& z = flags_.zk_security;
+  EXPECT_EQ(z.sasl_mechanism, "GSSAPI");
+  EXPECT_EQ(z.sasl_keytab, keytab_);
+  EXPECT_EQ(z.sasl_principal, "atlas/_HOST@EXAMPLE.COM");
+  EXPECT_EQ(z.sasl_service, "zookeeper");
+  EXPECT_EQ(z.origin.at("zk_sasl_keytab"), "atlas.jaas.Client.option.keyTab in a.properties");
+  EXPECT_EQ(flags_.zk_acl, "sasl:atlas@EXAMPLE.COM");
+  EXPECT_EQ(flags_.zk_auth_inline, "sasl:atlas@EXAMPLE.COM");
+  EXPECT_THAT(notes_, Contains("ZooKeeper SASL GSSAPI from atlas.jaas.Client.* in a.properties"));
+  EXPECT_THAT(notes_, Contains(HasSubstr("atlas.server.ha.zookeeper.auth in a.properties is a "
+                                         "sasl: auth, no addauth scheme")));
+  EXPECT_THAT(notes_, Not(Contains(HasSubstr("ZooKeeper auth from"))));
+
+  flags_.socket_path.clear();
+  auto config = ValidateFlags(flags_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->zk_security.sasl.mechanism, SaslMechanism::kGssapi);
+  EXPECT_EQ(config->zk_security.sasl.keytab, keytab_);
+  // _HOST is this host's name, as Atlas's SecurityUtil.getServerPrincipal makes it.
+  EXPECT_EQ(config->zk_security.sasl.principal, "atlas/" + CanonicalHostName() + "@EXAMPLE.COM");
+  EXPECT_FALSE(config->auth.has_value()) << "a sasl: auth is never sent with addauth";
+  ASSERT_EQ(config->acl.size(), 1u);
+  EXPECT_EQ(config->acl[0].scheme, "sasl");
+}
+
+TEST_F(AtlasJaasTest, NumberedEntryAndServiceName) {
+  Status s = Apply(HaFile("atlas.jaas.Client.0.loginModuleName=com.sun.security.auth.module.Krb5LoginModule\n"
+                          "atlas.jaas.Client.0.option.useKeyTab=TRUE\n"
+                          "atlas.jaas.Client.0.option.keyTab=" + keytab_ + "\n"
+                          "atlas.jaas.Client.0.option.serviceName=zk\n"));
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(flags_.zk_security.sasl_mechanism, "GSSAPI");
+  EXPECT_EQ(flags_.zk_security.sasl_keytab, keytab_);
+  EXPECT_EQ(flags_.zk_security.sasl_principal, "") << "none: the keytab's first";
+  EXPECT_EQ(flags_.zk_security.sasl_service, "zk");
+  EXPECT_THAT(notes_, Contains(HasSubstr("atlas.jaas.Client.0.option.serviceName in a.properties: "
+                                         "latchd uses the service \"zk\"; Atlas's ZooKeeper client "
+                                         "does not read this option")));
+  // Two login modules: latchd cannot follow a stack.
+  EXPECT_EQ(Apply(HaFile("atlas.jaas.Client.0.loginModuleName=a.B\n"
+                         "atlas.jaas.Client.1.loginModuleName=c.D\n")).message(),
+            "atlas.jaas.Client: has 2 login modules (atlas.jaas.Client.0.*, atlas.jaas.Client.1.*): "
+            "latchd can follow only one");
+}
+
+TEST_F(AtlasJaasTest, DigestClientSectionBecomesDigestMd5WithTheInlinePassword) {
+  Status s = Apply(DigestFile());
+  ASSERT_TRUE(s.ok()) << s.message();
+  const RawZkSecurity& z = flags_.zk_security;
+  EXPECT_EQ(z.sasl_mechanism, "DIGEST-MD5");
+  EXPECT_EQ(z.sasl_user, "latchd");
+  EXPECT_EQ(z.sasl_password_inline, "Pw-7x9q");
+  EXPECT_EQ(z.sasl_password_file, "");
+  EXPECT_THAT(notes_, Contains(HasSubstr("DIGEST-MD5 password from atlas.jaas.Client.option.password "
+                                         "in a.properties (kept in memory only")));
+  for (const std::string& n : notes_) EXPECT_THAT(n, Not(HasSubstr("Pw-7x9q")));
+  flags_.socket_path.clear();
+  auto config = ValidateFlags(flags_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->zk_security.sasl.password, "Pw-7x9q");
+  EXPECT_THAT(DescribeZkSecurity(config->zk_security),
+              AllOf(HasSubstr("DIGEST-MD5 as latchd"), Not(HasSubstr("Pw-7x9q"))));
+
+  // The user may come from a sasl: auth instead.
+  flags_ = RawFlags();
+  s = Apply(HaFile("atlas.server.ha.zookeeper.auth=sasl:latchd\n"
+                   "atlas.jaas.Client.loginModuleName=org.apache.zookeeper.server.auth.DigestLoginModule\n"
+                   "atlas.jaas.Client.option.password=Pw-7x9q\n"));
+  ASSERT_TRUE(s.ok()) << s.message();
+  flags_.socket_path.clear();
+  config = ValidateFlags(flags_);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->zk_security.sasl.user, "latchd");
+
+  // Neither a username nor a sasl: auth naming one (the auth file holds a digest auth): the
+  // refusal names the key.
+  flags_ = RawFlags();
+  flags_.zk_auth_file = Write("zk.auth", "digest:atlas:Pw-7x9q\n");
+  s = Apply(HaFile("atlas.jaas.Client.loginModuleName=org.apache.zookeeper.server.auth.DigestLoginModule\n"
+                   "atlas.jaas.Client.option.password=Pw-7x9q\n"),
+            {"zk_auth_file"});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(ValidateError(), "atlas.jaas.Client.option.username in a.properties: is required with "
+                             "--zk_sasl_mechanism=DIGEST-MD5");
+}
+
+TEST_F(AtlasJaasTest, ExplicitFlagsWinOverTheJaasSection) {
+  // The systemd unit reads the keytab from a credential: --zk_sasl_keytab is given, the
+  // principal still comes from the file (and useKeyTab does not matter any more).
+  flags_.zk_security.sasl_keytab = keytab_;
+  Status s = Apply(KerberizedFile("/etc/security/keytabs/atlas.service.keytab",
+                                  "atlas.jaas.Client.option.useKeyTab=false\n"),
+                   {"zk_sasl_keytab"});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(flags_.zk_security.sasl_keytab, keytab_);
+  EXPECT_EQ(flags_.zk_security.sasl_principal, "atlas/_HOST@EXAMPLE.COM");
+  EXPECT_EQ(flags_.zk_security.origin.count("zk_sasl_keytab"), 0u);
+  EXPECT_THAT(notes_, Contains(HasSubstr("--zk_sasl_keytab=\"" + keytab_ + "\" given explicitly: "
+                                         "atlas.jaas.Client.option.keyTab=\"/etc/security/keytabs/"
+                                         "atlas.service.keytab\" in a.properties is not used")));
+
+  // A password file wins over the inline password.
+  flags_ = RawFlags();
+  flags_.zk_security.sasl_password_file = "/etc/latchd/zk-password";
+  s = Apply(DigestFile(), {"zk_sasl_password_file"});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(flags_.zk_security.sasl_password_inline, "");
+  EXPECT_THAT(notes_, Contains("atlas.jaas.Client.option.password in a.properties is not used: "
+                               "--zk_sasl_password_file is given"));
+
+  // The other mechanism given explicitly: the section is not used at all.
+  flags_ = RawFlags();
+  flags_.zk_security.sasl_mechanism = "digest-md5";
+  s = Apply(KerberizedFile(keytab_), {"zk_sasl_mechanism"});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(flags_.zk_security.sasl_keytab, "");
+  EXPECT_EQ(flags_.zk_security.sasl_principal, "");
+  EXPECT_THAT(notes_, Contains("atlas.jaas.Client.* in a.properties (GSSAPI) is not used: "
+                               "--zk_sasl_mechanism=\"digest-md5\" is given"));
+}
+
+TEST_F(AtlasJaasTest, RefusalsNameTheKey) {
+  EXPECT_EQ(Apply(HaFile("atlas.jaas.Client.loginModuleName=com.example.OtherLoginModule\n")).message(),
+            "a.properties: atlas.jaas.Client.loginModuleName: \"com.example.OtherLoginModule\" is "
+            "not a login module latchd can follow for ZooKeeper "
+            "(com.sun.security.auth.module.Krb5LoginModule for Kerberos, "
+            "org.apache.zookeeper.server.auth.DigestLoginModule for DIGEST-MD5); or pass "
+            "--zk_sasl_mechanism");
+  EXPECT_EQ(Apply(HaFile("atlas.jaas.Client.loginModuleName=com.sun.security.auth.module.Krb5LoginModule\n"
+                         "atlas.jaas.Client.option.useKeyTab=true\n")).message(),
+            "a.properties: atlas.jaas.Client.option.keyTab is not set: latchd needs the client "
+            "keytab; set it or pass --zk_sasl_keytab");
+  EXPECT_THAT(Apply(KerberizedFile(keytab_, "atlas.jaas.Client.option.useKeyTab=false\n")).message(),
+              StartsWith("a.properties: atlas.jaas.Client.option.useKeyTab is false: "
+                         "Krb5LoginModule then ignores atlas.jaas.Client.option.keyTab, and latchd "
+                         "authenticates from a keytab only (no ticket cache)"));
+  EXPECT_THAT(Apply(HaFile("atlas.jaas.Client.loginModuleName=com.sun.security.auth.module.Krb5LoginModule\n"
+                           "atlas.jaas.Client.option.keyTab=" + keytab_ + "\n")).message(),
+              StartsWith("a.properties: atlas.jaas.Client.option.useKeyTab is not set: "));
+  EXPECT_EQ(Apply(KerberizedFile(keytab_, "atlas.jaas.Client.option.useKeyTab=yes\n")).message(),
+            "atlas.jaas.Client.option.useKeyTab: \"yes\" is not true or false");
+  EXPECT_THAT(Apply(KerberizedFile("${KEYTAB_DIR}/atlas.keytab")).message(),
+              HasSubstr("atlas.jaas.Client.option.keyTab: \"${KEYTAB_DIR}/atlas.keytab\" uses "
+                        "${...} interpolation"));
+  EXPECT_EQ(Apply(HaFile("atlas.jaas.Client.loginModuleName=org.apache.zookeeper.server.auth.DigestLoginModule\n"
+                         "atlas.jaas.Client.option.password=Pw-7x9q\n")).message(),
+            "a.properties: atlas.jaas.Client.option.username is not set: the DIGEST-MD5 user; set "
+            "it or pass --zk_sasl_user");
+  EXPECT_EQ(Apply(HaFile("atlas.jaas.Client.loginModuleName=org.apache.zookeeper.server.auth.DigestLoginModule\n"
+                         "atlas.jaas.Client.option.username=latchd\n")).message(),
+            "a.properties: atlas.jaas.Client.option.password is not set: the DIGEST-MD5 password; "
+            "set it or pass --zk_sasl_password_file");
+  std::string m = Apply(DigestFile("atlas.jaas.Client.option.password=${Pw-7x9q}\n")).message();
+  EXPECT_EQ(m, "atlas.jaas.Client.option.password: the value uses ${...} interpolation, which "
+               "latchd does not expand: write the value itself");
+}
+
+// The Kerberized file as the issue found it: a sasl: auth and ACL, but no JAAS section.
+TEST_F(AtlasJaasTest, ASaslAuthWithoutTheJaasSectionIsRefusedSayingWhatIsMissing) {
+  Status s = Apply(HaFile("atlas.server.ha.zookeeper.acl=sasl:atlas@EXAMPLE.COM\n"
+                          "atlas.server.ha.zookeeper.auth=sasl:atlas@EXAMPLE.COM\n"));
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_THAT(notes_, Not(Contains(HasSubstr("ZooKeeper auth from"))));
+  EXPECT_THAT(ValidateError(),
+              StartsWith("atlas.server.ha.zookeeper.auth in a.properties: sasl:atlas@EXAMPLE.COM "
+                         "needs the SASL settings: atlas.jaas.Client.* in a.properties "
+                         "(loginModuleName=com.sun.security.auth.module.Krb5LoginModule with "
+                         "option.useKeyTab=true, option.keyTab and option.principal, or "
+                         "org.apache.zookeeper.server.auth.DigestLoginModule with option.username "
+                         "and option.password); or --zk_sasl_mechanism=GSSAPI"));
+  // Only the ACL: it could never match.
+  flags_ = RawFlags();
+  ASSERT_TRUE(Apply(HaFile("atlas.server.ha.zookeeper.acl=sasl:atlas@EXAMPLE.COM\n")).ok());
+  EXPECT_THAT(ValidateError(),
+              AllOf(StartsWith("atlas.server.ha.zookeeper.acl in a.properties: no entry can ever "
+                               "match this agent (it authenticates with nothing)"),
+                    HasSubstr("sasl: entries need SASL (atlas.jaas.Client.* in a.properties")));
+}
+
+TEST_F(AtlasJaasTest, MissingFilesAndBadAuthsNameTheKeyAndTheFile) {
+  ASSERT_TRUE(Apply(KerberizedFile(dir_ + "/missing.keytab")).ok());
+  EXPECT_EQ(ValidateError(), "atlas.jaas.Client.option.keyTab in a.properties: " + dir_ +
+                                 "/missing.keytab does not exist");
+  flags_ = RawFlags();
+  ASSERT_TRUE(Apply(HaFile("atlas.server.ha.zookeeper.auth=digets:atlas:Pw-7x9q\n")).ok());
+  std::string m = ValidateError();
+  EXPECT_EQ(m, "atlas.server.ha.zookeeper.auth in a.properties: unknown scheme \"digets\" (an "
+               "auth is digest:user:password or sasl:<principal>)");
+  // SASL from the file and TLS flags: the 3.8 C client has no SASL over TLS.
+  flags_ = RawFlags();
+  flags_.zk_security.tls_ca = flags_.zk_security.tls_cert = flags_.zk_security.tls_key = keytab_;
+  ASSERT_TRUE(Apply(KerberizedFile(keytab_)).ok());
+  EXPECT_THAT(ValidateError(), StartsWith("--zk_tls_ca: TLS and SASL (atlas.jaas.Client."
+                                          "loginModuleName in a.properties) cannot be combined"));
+}
+
+TEST_F(AtlasJaasTest, KeysLatchdDoesNotFollowAreNamedInOneWarningEachWithoutTheirValues) {
+  Status s = Apply(KerberizedFile(keytab_,
+                                  "atlas.jaas.Client.option.useTicketCache=Secret-1\n"
+                                  "atlas.jaas.Client.option.debug=Secret-2\n"
+                                  "atlas.jaas.Client.option.password=Secret-3\n"
+                                  "atlas.jaas.Client.7.option.keyTab=Secret-4\n"
+                                  "atlas.jaas.KafkaClient.option.password=Secret-5\n"
+                                  "zookeeper.ssl.keyStore.password=Secret-6\n"
+                                  "zookeeper.client.secure=true\n"
+                                  "zookeeper.sasl.client.username=Secret-7\n"
+                                  "atlas.kafka.ssl.keystore.password=not-zookeeper\n"));
+  ASSERT_TRUE(s.ok()) << s.message();
+  const std::vector<std::string> warnings = Warnings();
+  auto warned = [&](const std::string& key) {
+    return std::count_if(warnings.begin(), warnings.end(), [&](const std::string& w) {
+      return w.rfind("warning: " + key + " in a.properties is not used: ", 0) == 0;
+    });
+  };
+  for (const char* key : {"atlas.jaas.Client.option.useTicketCache", "atlas.jaas.Client.option.debug",
+                          "atlas.jaas.Client.option.password", "atlas.jaas.Client.7.option.keyTab",
+                          "atlas.jaas.KafkaClient.loginModuleName",
+                          "atlas.jaas.KafkaClient.option.keyTab",
+                          "atlas.jaas.KafkaClient.option.principal",
+                          "atlas.jaas.KafkaClient.option.password", "zookeeper.ssl.keyStore.password",
+                          "zookeeper.client.secure", "zookeeper.sasl.client.username"}) {
+    EXPECT_EQ(warned(key), 1) << key;
+  }
+  EXPECT_EQ(warnings.size(), 11u) << ::testing::PrintToString(warnings);
+  EXPECT_THAT(warnings, Contains(HasSubstr("useTicketCache in a.properties is not used: latchd "
+                                           "gets its tickets from the keytab")));
+  EXPECT_THAT(warnings, Contains(HasSubstr("option.password in a.properties is not used: not an "
+                                           "option of Krb5LoginModule")));
+  EXPECT_THAT(warnings, Contains(HasSubstr("atlas.jaas.Client.7.option.keyTab in a.properties is "
+                                           "not used: its JAAS entry has no "
+                                           "atlas.jaas.Client.7.loginModuleName")));
+  EXPECT_THAT(warnings, Contains(HasSubstr("zookeeper.ssl.keyStore.password in a.properties is not "
+                                           "used: a ZooKeeper Java client TLS setting")));
+  for (const std::string& n : notes_) {
+    EXPECT_THAT(n, Not(HasSubstr("Secret-"))) << n;
+    EXPECT_EQ(n.find('\n'), std::string::npos);
+  }
 }
 
 class ApplyAtlasPropertiesTest : public ::testing::Test {

@@ -320,6 +320,65 @@ TEST_F(ZkSecurityConfigTest, ValidateFlagsRefusesAnAuthAclWithoutCredentials) {
   EXPECT_EQ(r->zk_security.sasl.mechanism, SaslMechanism::kDigestMd5);
 }
 
+// Values from a configuration file (Atlas's JAAS keys) are named by their origin.
+TEST_F(ZkSecurityConfigTest, MessagesNameTheOriginOfValuesNotGivenAsFlags) {
+  RawZkSecurity raw = Gssapi();
+  raw.sasl_keytab = dir_ + "/missing.keytab";
+  raw.origin["zk_sasl_keytab"] = "atlas.jaas.Client.option.keyTab in a.properties";
+  EXPECT_EQ(Error(Validate(raw)), "atlas.jaas.Client.option.keyTab in a.properties: " + dir_ +
+                                      "/missing.keytab does not exist");
+  raw.sasl_keytab = Write("text.keytab", "not a keytab");
+  EXPECT_THAT(Error(Validate(raw)),
+              StartsWith("atlas.jaas.Client.option.keyTab in a.properties: " + raw.sasl_keytab +
+                         " is not a Kerberos keytab"));
+
+  // The ACL's and the auth's origins.
+  RawZkSecurity none;
+  none.origin["zk_acl"] = "atlas.server.ha.zookeeper.acl in a.properties";
+  none.origin["zk_auth"] = "atlas.server.ha.zookeeper.auth in a.properties";
+  none.sasl_hint = "atlas.jaas.Client.* in a.properties";
+  EXPECT_THAT(Error(Validate(none, "sasl:atlas@EXAMPLE.COM")),
+              AllOf(StartsWith("atlas.server.ha.zookeeper.acl in a.properties: no entry can ever "
+                               "match this agent"),
+                    HasSubstr("sasl: entries need SASL (atlas.jaas.Client.* in a.properties; or "
+                              "--zk_sasl_mechanism=GSSAPI")));
+  EXPECT_THAT(Error(Validate(none, "", "sasl:atlas@EXAMPLE.COM")),
+              StartsWith("atlas.server.ha.zookeeper.auth in a.properties: sasl:atlas@EXAMPLE.COM "
+                         "needs the SASL settings: atlas.jaas.Client.* in a.properties; or "
+                         "--zk_sasl_mechanism=GSSAPI with --zk_sasl_keytab"));
+  EXPECT_EQ(Error(Validate(none, "", "digets:atlas:secret")),
+            "atlas.server.ha.zookeeper.auth in a.properties: unknown scheme \"digets\" (an auth "
+            "is digest:user:password or sasl:<principal>)");
+
+  // SASL from the file and TLS flags: refused, saying where the SASL came from.
+  RawZkSecurity both = Tls();
+  both.sasl_mechanism = "GSSAPI";
+  both.sasl_keytab = keytab_;
+  both.origin["zk_sasl_mechanism"] = "atlas.jaas.Client.loginModuleName in a.properties";
+  EXPECT_THAT(Error(Validate(both)),
+              StartsWith("--zk_tls_ca: TLS and SASL (atlas.jaas.Client.loginModuleName in "
+                         "a.properties) cannot be combined: the ZooKeeper 3.8 C client"));
+}
+
+TEST_F(ZkSecurityConfigTest, AnInlinePasswordIsForDigestMd5OnlyAndTheFileWins) {
+  RawZkSecurity raw = Gssapi();
+  raw.sasl_password_inline = "s3cret-inline";
+  raw.origin["zk_sasl_password"] = "atlas.jaas.Client.option.password in a.properties";
+  EXPECT_EQ(Error(Validate(raw)), "atlas.jaas.Client.option.password in a.properties: is for "
+                                  "--zk_sasl_mechanism=DIGEST-MD5, not GSSAPI");
+  raw = RawZkSecurity{};
+  raw.sasl_password_inline = "s3cret-inline";
+  EXPECT_EQ(Error(Validate(raw)), "the DIGEST-MD5 password from the configuration file: needs "
+                                  "--zk_sasl_mechanism (DIGEST-MD5)");
+  EXPECT_THAT(Error(Validate(raw, "", "", kNeither)), HasSubstr("built without SASL"));
+  raw = Digest();  // with --zk_sasl_password_file
+  raw.sasl_password_inline = "s3cret-inline";
+  auto r = Validate(raw);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->sasl.password, "") << "--zk_sasl_password_file wins";
+  EXPECT_EQ(r->sasl.password_file, password_file_);
+}
+
 TEST(ExpandHostInPrincipalTest, ReplacesHostWithTheLowerCaseName) {
   EXPECT_EQ(ExpandHostInPrincipal("atlas/_HOST@EXAMPLE.COM", "H1.Example.com"),
             "atlas/h1.example.com@EXAMPLE.COM");
