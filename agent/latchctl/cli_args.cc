@@ -58,6 +58,8 @@ const size_t kCliCommandCount = sizeof(kCliCommands) / sizeof(kCliCommands[0]);
 
 const NotInLatchctl kNotInLatchctl[] = {
     {Command::kHelp, "latchctl's own help lists its commands; the agent's `help` is for socket users"},
+    {Command::kHold, "a hold binds the agent to a server process; a command that exits cannot hold"},
+    {Command::kPing, "it keeps a server's hold alive; latchctl holds nothing"},
 };
 const size_t kNotInLatchctlCount = sizeof(kNotInLatchctl) / sizeof(kNotInLatchctl[0]);
 

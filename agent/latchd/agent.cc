@@ -24,6 +24,7 @@ Agent::Agent(AgentConfig config, AgentDeps deps)
 }
 
 Agent::~Agent() {
+  prober_.reset();
   hooks_.reset();
   socket_.reset();
   http_.reset();
@@ -107,6 +108,10 @@ Status Agent::Start() {
         });
   }
 
+  prober_ = std::make_unique<Prober>(*loop_, [this](uint64_t id, bool ok, const std::string& detail) {
+    Dispatch(agent::ProbeFinished{id, ok, detail});
+  });
+
   ZkClientOptions zo;
   zo.connect = config_.zk_connect;
   zo.session_timeout = config_.session_timeout;
@@ -180,6 +185,10 @@ void Agent::Execute(const std::vector<agent::Action>& actions) {
         case LogAction::kWarning: LOG(WARNING) << log->message; break;
         case LogAction::kError: LOG(ERROR) << log->message; break;
       }
+    } else if (const auto* probe = std::get_if<agent::ProbeRun>(&action)) {
+      const ProbeStart& p = probe->probe;
+      if (p.kind == ProbeKind::kHttp) prober_->RunHttp(p.id, p.target, p.timeout);
+      else prober_->RunExec(p.id, p.target, p.timeout);
     } else if (const auto* exit = std::get_if<agent::Exit>(&action)) {
       exit_code_ = exit->code;
       loop_->Stop();

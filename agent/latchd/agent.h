@@ -15,6 +15,7 @@
 #include "lib/io/http_server.h"
 #include "lib/io/hook_runner.h"
 #include "lib/io/line_server.h"
+#include "lib/io/prober.h"
 #include "lib/io/sd_notify.h"
 #include "lib/metrics/metrics.h"
 #include "lib/util/clock.h"
@@ -58,6 +59,7 @@ class Agent {
   std::unique_ptr<LineServer> socket_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HookRunner> hooks_;
+  std::unique_ptr<Prober> prober_;
   std::unordered_map<uint64_t, LineConn*> conns_;
   std::string session_file_;
   EventLoop::TimerId timer_ = 0;

@@ -79,6 +79,22 @@ LATCHD_FLAG(zk_tls_cert, zk_security.tls_cert, "TLS: PEM file of this client's c
 LATCHD_FLAG(zk_tls_key, zk_security.tls_key,
             "TLS: PEM file of the certificate's unencrypted private key");
 
+// The server binding (lib/api/server_binding.h validates them).
+LATCHD_FLAG(server_hold, server_hold,
+            "Stand for election only while the server holds a connection to the agent (socket "
+            "command `hold`); when the last one closes, hand over (or leave the latch)");
+LATCHD_FLAG(hold_timeout_ms, hold_timeout_ms,
+            "With --server_hold: a hold connection silent this long counts as closed (a hung "
+            "server); 0: off");
+LATCHD_FLAG(health_url, health_url,
+            "Probe: HTTP GET of this http:// URL (IP address or localhost), 2xx = healthy");
+LATCHD_FLAG(health_exec, health_exec, "Probe: run this program, exit 0 = healthy");
+LATCHD_FLAG(health_interval_ms, health_interval_ms, "Time between the starts of two probes");
+LATCHD_FLAG(health_timeout_ms, health_timeout_ms,
+            "A probe not finished this long failed (the program is killed)");
+LATCHD_FLAG(health_fall, health_fall, "Failures in a row that make the server unhealthy");
+LATCHD_FLAG(health_rise, health_rise, "Successes in a row that make the server healthy");
+
 #undef LATCHD_FLAG
 
 // Not a setting of its own: where to take settings from.

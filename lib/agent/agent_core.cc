@@ -14,6 +14,9 @@ AgentCore::AgentCore(AgentConfig config, AgentCoreOptions options, Metrics& metr
     : config_(std::move(config)), options_(std::move(options)), metrics_(metrics) {
   LatchConfig lc = config_.latch;
   lc.new_uuid = options_.new_uuid;
+#ifdef LATCHD_VERSION
+  lc.version = LATCHD_VERSION;
+#endif
   // A record left by a previous run of this agent (killed, restarted by
   // systemd): resume its session so a restart is not a failover.
   if (options_.previous_record) {
@@ -68,6 +71,8 @@ const std::vector<agent::Action>& AgentCore::Handle(const agent::Event& event, I
             conns_.erase(it);
           }
           metrics_.SetSocketClients(conns_.size());
+          if (health_) health_->Closed(e.conn, now_.mono);
+          UpdateHealth();
         } else if constexpr (std::is_same_v<T, agent::ZkSession>) {
           OnZkSession(e);
         } else if constexpr (std::is_same_v<T, agent::ZkAnswer>) {
@@ -92,6 +97,9 @@ const std::vector<agent::Action>& AgentCore::Handle(const agent::Event& event, I
         } else if constexpr (std::is_same_v<T, agent::SessionRecordFailed>) {
           Log(LogAction::kWarning, e.message + " (a restart will start a new session)");
           recorded_ = {0, ""};
+        } else if constexpr (std::is_same_v<T, agent::ProbeFinished>) {
+          if (health_) health_->ProbeDone(e.id, e.ok, e.detail, now_.mono);
+          UpdateHealth();
         }
       },
       event);
@@ -105,7 +113,8 @@ const std::vector<agent::Action>& AgentCore::Handle(const agent::Event& event, I
 std::optional<MonoTime> AgentCore::NextDeadline() const {
   if (finished_) return std::nullopt;
   std::optional<MonoTime> next = core_->NextDeadline();
-  for (const auto& t : {open_retry_at_, unreachable_warning_at_, watchdog_at_}) {
+  std::optional<MonoTime> health = health_ ? health_->NextDeadline() : std::nullopt;
+  for (const auto& t : {open_retry_at_, unreachable_warning_at_, watchdog_at_, health}) {
     if (t && (!next || *t < *next)) next = t;
   }
   return next;
@@ -125,6 +134,15 @@ void AgentCore::LogAtStart(LogAction::Level level, std::string message) {
 void AgentCore::OnStarted() {
   for (auto& log : startup_logs_) Emit(std::move(log));
   startup_logs_.clear();
+  health_.emplace(config_.server, now_.mono);
+  metrics_.SetServer(health_->healthy(), 0, false);
+  if (config_.server.binding()) {
+    Log(LogAction::kInfo, std::string("server binding:") +
+                              (config_.server.server_hold ? " --server_hold" : "") +
+                              (config_.server.health_url.empty() ? "" : " --health_url=" + config_.server.health_url) +
+                              (config_.server.health_exec.empty() ? "" : " --health_exec=" + config_.server.health_exec) +
+                              "; not standing until the server is healthy");
+  }
   Emit(agent::ZkOpen{});
   unreachable_warning_at_ = now_.mono + config_.session_timeout;
   const LatchConfig& lc = config_.latch;
@@ -184,8 +202,42 @@ void AgentCore::OnTimer() {
     Emit(agent::Notify{agent::Notify::kWatchdog, ""});
     watchdog_at_ = now + *options_.watchdog_interval;
   }
+  if (health_) {
+    for (uint64_t conn : health_->TakeSilentHolds(now)) {
+      Log(LogAction::kWarning, "hold connection of pid " + std::to_string(conns_[conn].peer.pid) +
+                                   " silent for " + std::to_string(ToMillis(config_.server.hold_timeout)) +
+                                   " ms: released");
+      Reply(conn, std::nullopt,
+            ErrorLine("hold: nothing received for " + std::to_string(ToMillis(config_.server.hold_timeout)) +
+                      " ms; the hold is released and the connection closed"),
+            false);
+      Emit(agent::CloseConn{conn});
+    }
+    for (const ProbeStart& p : health_->TakeDueProbes(now)) Emit(agent::ProbeRun{p});
+    UpdateHealth();
+  }
   auto deadline = core_->NextDeadline();
   if (deadline && *deadline <= now) Feed(TickEvent{});
+}
+
+void AgentCore::UpdateHealth() {
+  if (!health_) return;
+  if (health_->TakeChange()) {
+    int64_t since_ms = now_.wall_ms;
+    Log(health_->healthy() ? LogAction::kInfo : LogAction::kWarning,
+        std::string("server ") + (health_->healthy() ? "healthy: " : "unhealthy: ") + health_->reason());
+    Feed(CandidacyEvent{health_->healthy(), health_->reason(), since_ms});
+  }
+  metrics_.SetServer(health_->healthy(), health_->holds(),
+                     core_->StatusAt(now_.mono).waiting_for_candidate);
+}
+
+void AgentCore::FillServer(ClientStatus* s) const {
+  if (!health_) return;
+  s->server_reason = health_->reason();
+  s->server_holds = static_cast<int64_t>(health_->holds());
+  s->server_since_ms =
+      config_.server.binding() ? now_.wall_ms - ToMillis(now_.mono - health_->since()) : 0;
 }
 
 // ---- ZooKeeper -------------------------------------------------------------
@@ -237,6 +289,7 @@ void AgentCore::ApplyCoreActions(const std::vector<Action>& actions) {
     // watcher sees every step even when several happen in one event.
     if (wire_.size() > lines_begin) wire_.push_back('\n');
     FillChangeStatus(&scratch_, config_.latch.id, *change, now_.mono, now_.wall_ms);
+    FillServer(&scratch_);
     AppendStatusLine(&wire_, scratch_);
   }
   if (wire_.size() > lines_begin) {
@@ -262,6 +315,8 @@ void AgentCore::ApplyCoreActions(const std::vector<Action>& actions) {
                                    " failed: " + failed->reason);
     } else if (const auto* node = std::get_if<SessionNodeAction>(&action)) {
       desired_ = {node->session_id, node->node};
+    } else if (const auto* h = std::get_if<HandoverAction>(&action)) {
+      metrics_.OnHandover(h->reason);
     } else if (std::holds_alternative<FinishedAction>(action)) {
       Finish(0);
     }
@@ -324,6 +379,7 @@ void AgentCore::UpdateSessionRecord() {
 size_t AgentCore::AppendStatus() {
   size_t offset = wire_.size();
   FillClientStatus(&scratch_, config_.latch.id, core_->StatusAt(now_.mono), now_.mono, now_.wall_ms);
+  FillServer(&scratch_);
   AppendStatusLine(&wire_, scratch_);
   return offset;
 }

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "lib/agent/agent_io.h"
+#include "lib/agent/server_health.h"
 #include "lib/api/agent_config.h"
 #include "lib/api/http_routes.h"
 #include "lib/api/protocol.h"
@@ -113,7 +114,14 @@ class AgentCore {
   void CmdYield(uint64_t conn, Conn& c, const ProtocolRequest& req);
   void CmdLeader(uint64_t conn, Conn& c, const ProtocolRequest& req);
   void CmdParticipants(uint64_t conn, Conn& c, const ProtocolRequest& req);
+  void CmdHold(uint64_t conn, Conn& c, const ProtocolRequest& req);
+  void CmdPing(uint64_t conn, Conn& c, const ProtocolRequest& req);
   void CmdHelp(uint64_t conn, Conn& c, const ProtocolRequest& req);
+
+  // The server binding: after anything that may change the health.
+  void UpdateHealth();
+  // The server fields of a status line.
+  void FillServer(ClientStatus* s) const;
 
   // HTTP routes (lib/agent/http_routes.cc), one per row of kHttpRoutes.
   HttpResponse GetAtlasStatus(const CoreStatus& s);
@@ -174,6 +182,7 @@ class AgentCore {
   std::pair<int64_t, std::string> recorded_{0, ""};
   std::pair<int64_t, std::string> desired_{0, ""};
 
+  std::optional<ServerHealth> health_;  // from Started on
   std::optional<MonoTime> watchdog_at_;
   MonoTime becoming_active_at_{};
   bool stop_requested_ = false;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <variant>
 
+#include "lib/agent/server_health.h"
 #include "lib/api/session_file.h"
 #include "lib/core/core_types.h"
 #include "lib/io/hook_runner.h"
@@ -52,9 +53,10 @@ struct TimerFired {};                                    // NextDeadline() reach
 struct HookFinished { HookJob job; bool ok = true; std::string detail; };
 struct SignalReceived { int signo = 0; int pid = 0; };   // SIGTERM, SIGINT, SIGHUP
 struct SessionRecordFailed { std::string message; };     // a SessionRecordWrite failed
+struct ProbeFinished { uint64_t id = 0; bool ok = false; std::string detail; };  // of a ProbeRun
 using Event = std::variant<Started, ConnOpened, LineReceived, LineTooLong, ConnClosed, ZkSession,
                            ZkAnswer, ZkWatch, ZkOpenFailed, TimerFired, HookFinished,
-                           SignalReceived, SessionRecordFailed>;
+                           SignalReceived, SessionRecordFailed, ProbeFinished>;
 
 // ---- Actions ---------------------------------------------------------------
 // Bytes for a socket connection (whole lines, '\n'-terminated). `bytes` is
@@ -74,8 +76,12 @@ struct Notify {
 };
 struct Log { LogAction::Level level = LogAction::kInfo; std::string message; };
 struct Exit { int code = 0; };
+// Run a health probe; report it with ProbeFinished (a failure once it takes
+// longer than its timeout: the runner stops it then).
+struct ProbeRun { ProbeStart probe; };
 using Action = std::variant<SendBytes, CloseConn, ZkSubmit, ZkOpen, ZkClose, JournalAppend,
-                            SessionRecordWrite, SessionRecordRemove, HookRun, Notify, Log, Exit>;
+                            SessionRecordWrite, SessionRecordRemove, HookRun, Notify, Log, Exit,
+                            ProbeRun>;
 
 }  // namespace agent
 }  // namespace latchd

@@ -26,11 +26,13 @@ std::string OkLine(Role role, const std::string* message = nullptr) {
 // that every command is answered by its own).
 const std::array<AgentCore::CommandHandler, kCommandCount> AgentCore::kCommandHandlers = {
     &AgentCore::CmdStatus, &AgentCore::CmdWatch,        &AgentCore::CmdAck,  &AgentCore::CmdYield,
-    &AgentCore::CmdLeader, &AgentCore::CmdParticipants, &AgentCore::CmdHelp,
+    &AgentCore::CmdLeader, &AgentCore::CmdParticipants, &AgentCore::CmdHold, &AgentCore::CmdPing,
+    &AgentCore::CmdHelp,
 };
 
 void AgentCore::OnLine(uint64_t conn, std::string_view line) {
   Conn& c = conns_[conn];  // made here if the shell did not report the connection
+  if (health_) health_->Heard(conn, now_.mono);
   auto req = ParseRequestLine(line);
   if (!req.ok()) return Reply(conn, std::nullopt, ErrorLine(req.status().message()), false);
   (this->*kCommandHandlers[static_cast<size_t>(req->command)])(conn, c, *req);
@@ -81,6 +83,28 @@ void AgentCore::CmdParticipants(uint64_t conn, Conn& c, const ProtocolRequest& r
         nlohmann::json{{"participants", ids}, {"nodes", nodes}}.dump(
             -1, ' ', false, nlohmann::json::error_handler_t::replace),
         true);
+}
+
+// The connection binds the agent to the server process: while one is open
+// (and the probes are up) the agent stands; a process death closes it at once.
+void AgentCore::CmdHold(uint64_t conn, Conn& c, const ProtocolRequest& req) {
+  bool added = health_ && health_->Hold(conn, now_.mono);
+  if (added) {
+    Log(LogAction::kInfo, "hold from " + PeerText(c.peer) + " (" + std::to_string(health_->holds()) +
+                              " open)" + (config_.server.server_hold ? "" : "; --server_hold is off: it binds nothing"));
+  }
+  nlohmann::json j{{"ok", true},
+                   {"hold", true},
+                   {"holds", health_ ? health_->holds() : 0},
+                   {"server_hold", config_.server.server_hold},
+                   {"hold_timeout_ms", ToMillis(config_.server.hold_timeout)},
+                   {"role", std::string(RoleName(core_->RoleAt(now_.mono)))}};
+  Reply(conn, req.command, j.dump(), true);
+  UpdateHealth();
+}
+
+void AgentCore::CmdPing(uint64_t conn, Conn& c, const ProtocolRequest& req) {
+  Reply(conn, req.command, "{\"ok\":true,\"pong\":true}", true);
 }
 
 void AgentCore::CmdHelp(uint64_t conn, Conn& c, const ProtocolRequest& req) {

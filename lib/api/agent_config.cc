@@ -182,6 +182,12 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
   auto security = ValidateZkSecurity(f.zk_security, c.acl, &c.auth, auth_source);
   if (!security.ok()) return security.status();
   c.zk_security = *security;
+  auto binding = ValidateServerBinding(f.server_hold, f.hold_timeout_ms, f.health_url, f.health_exec,
+                                       f.health_interval_ms, f.health_timeout_ms, f.health_fall,
+                                       f.health_rise);
+  if (!binding.ok()) return binding.status();
+  c.server = *binding;
+  c.latch.start_healthy = !c.server.binding();  // a bound agent's server proves itself first
   return c;
 }
 

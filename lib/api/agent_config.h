@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/api/server_binding.h"
 #include "lib/api/zk_security_config.h"
 #include "lib/core/core_types.h"
 #include "lib/util/status.h"
@@ -43,6 +44,15 @@ struct RawFlags {
   std::string socket_group;
   std::string journal;
   RawZkSecurity zk_security;  // --zk_sasl_*, --zk_tls_*
+  // Server binding (docs/design.md, "Server binding").
+  bool server_hold = false;
+  int64_t hold_timeout_ms = 0;
+  std::string health_url;
+  std::string health_exec;
+  int64_t health_interval_ms = 1000;
+  int64_t health_timeout_ms = 1000;
+  int64_t health_fall = 3;
+  int64_t health_rise = 2;
 };
 
 // The validated configuration. What the election core needs is in `latch`,
@@ -61,6 +71,7 @@ struct AgentConfig {
   unsigned socket_mode = 0660;
   std::string socket_group;
   std::string journal;          // empty: no journal file
+  ServerHealthConfig server;    // the server binding (latch.start_healthy follows it)
   ZkSecurityOptions zk_security;  // SASL or TLS (a sasl: auth ends up here, not in `auth`)
 };
 

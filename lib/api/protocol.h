@@ -18,7 +18,7 @@
 
 namespace latchd {
 
-enum class Command { kStatus, kWatch, kAck, kYield, kLeader, kParticipants, kHelp };
+enum class Command { kStatus, kWatch, kAck, kYield, kLeader, kParticipants, kHold, kPing, kHelp };
 
 // What a command takes after its word.
 enum class CommandArgs {
@@ -45,6 +45,10 @@ inline constexpr CommandSpec kCommands[] = {
     {Command::kLeader, "leader", CommandArgs::kNone, "leader", "the leader as this agent sees it"},
     {Command::kParticipants, "participants", CommandArgs::kNone, "participants",
      "latch nodes in order"},
+    {Command::kHold, "hold", CommandArgs::kNone, "hold",
+     "bind the agent's candidacy to this connection (--server_hold): it stands while one is open"},
+    {Command::kPing, "ping", CommandArgs::kNone, "ping",
+     "keep a hold alive (--hold_timeout_ms); answers {\"ok\":true,\"pong\":true}"},
     {Command::kHelp, "help", CommandArgs::kNone, "help", "this text"},
 };
 inline constexpr size_t kCommandCount = sizeof(kCommands) / sizeof(kCommands[0]);

@@ -19,6 +19,11 @@ void FillClientStatus(ClientStatus* out, std::string_view id, const CoreStatus& 
   out->zk_timeout_ms = ToMillis(s.session_timeout);
   out->since_ms = s.since == MonoTime{} ? 0 : wall_now_ms - ToMillis(now - s.since);
   out->participants = s.participants;
+  out->server_healthy = s.healthy;
+  out->server_waiting = s.waiting_for_candidate;
+  out->server_reason.clear();  // the agent core knows the rest (ServerHealth)
+  out->server_since_ms = 0;
+  out->server_holds = 0;
   out->previous_role.reset();
   out->reason.clear();
   out->agent_reachable = true;

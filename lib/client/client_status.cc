@@ -71,6 +71,27 @@ const StatusField kFields[] = {
      [](const Json& v, ClientStatus* s) { s->reason = StringOf(v); }, IsChange},
     {"role", [](std::string* o, const ClientStatus& s) { AppendRole(o, s.role); },
      [](const Json& v, ClientStatus* s) {}, nullptr},  // read first, and required (Parse)
+    {"server",
+     [](std::string* o, const ClientStatus& s) {
+       o->append(s.server_healthy ? "{\"healthy\":true,\"holds\":" : "{\"healthy\":false,\"holds\":");
+       AppendJsonInt(o, s.server_holds);
+       o->append(",\"reason\":");
+       AppendJsonString(o, s.server_reason);
+       o->append(",\"since\":");
+       AppendJsonInt(o, s.server_since_ms);
+       o->append(s.server_waiting ? ",\"waiting\":true}" : ",\"waiting\":false}");
+     },
+     [](const Json& v, ClientStatus* s) {
+       if (!v.is_object()) return;
+       auto b = v.find("healthy");
+       s->server_healthy = b == v.end() || !b->is_boolean() || b->get<bool>();
+       s->server_reason = StringOr(v, "reason");
+       s->server_since_ms = IntOr(v, "since");
+       s->server_holds = IntOr(v, "holds");
+       auto w = v.find("waiting");
+       s->server_waiting = w != v.end() && w->is_boolean() && w->get<bool>();
+     },
+     nullptr},
     {"since", [](std::string* o, const ClientStatus& s) { AppendJsonInt(o, s.since_ms); },
      [](const Json& v, ClientStatus* s) { s->since_ms = IntOf(v); }, nullptr},
     {"zk",

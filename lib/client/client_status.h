@@ -38,6 +38,15 @@ struct ClientStatus {
   int64_t zk_timeout_ms = 0;   // negotiated session timeout
   int64_t since_ms = 0;        // Unix ms of the agent's last role change
   int64_t participants = 0;    // latch participants in its last listing
+  // The server this agent stands for (docs/design.md, "Server binding"):
+  // healthy, why, since when (Unix ms; 0 if never changed), how many
+  // connections hold the agent, and whether the agent leads with an
+  // unhealthy server because no healthy candidate is waiting.
+  bool server_healthy = true;
+  std::string server_reason;
+  int64_t server_since_ms = 0;
+  int64_t server_holds = 0;
+  bool server_waiting = false;
   // Watch lines of a change only: the role before it and why it changed
   // (both written iff previous_role is set).
   std::optional<Role> previous_role;

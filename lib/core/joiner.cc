@@ -1,6 +1,7 @@
 #include "lib/core/joiner.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "lib/core/latch_node.h"
@@ -38,10 +39,16 @@ void Joiner::Reset() {
 
 bool Joiner::ScheduleRejoin(CoreIo& io) {
   phase_ = JoinPhase::kIdle;
+  if (stable_at_ && io.now() >= *stable_at_) join_failures_ = 0;
+  stable_at_.reset();
   ++join_failures_;
   if (join_failures_ <= 2) return true;
   int shift = std::min(join_failures_ - 3, 5);
-  join_at_ = io.now() + std::chrono::milliseconds(50 << shift);
+  int64_t full_us = int64_t{50000} << shift;
+  // Jitter from the attempt's uuid: deterministic for tests, different per agent.
+  uint64_t h = std::hash<std::string>{}(uuid_ + std::to_string(join_failures_));
+  int64_t us = full_us / 2 + static_cast<int64_t>(h % static_cast<uint64_t>(full_us / 2 + 1));
+  join_at_ = io.now() + std::chrono::microseconds(us);
   return false;
 }
 

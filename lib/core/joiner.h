@@ -14,7 +14,12 @@
 //    whose outcome is unknown when their session ends are remembered and
 //    their nodes deleted once a new session is up.
 //  * Repeated trouble backs off: the first two rejoins in a row are at once,
-//    then 50 ms doubling to 1.6 s (no reset storms, CURATOR-504/644/645).
+//    then 50 ms doubling to 1.6 s, each delay drawn from [d/2, d] by the
+//    attempt's uuid (no reset storms, CURATOR-504/644/645; agents whose nodes
+//    are deleted together do not come back together). The count starts over
+//    only when a node has stood for kStableFor after reaching the lead or a
+//    watch on its predecessor: a node deleted again and again by another
+//    client (a wipe of the root) keeps the agent backing off.
 //
 // Each handler returns what the rest of the core must do (JoinStep); the
 // Joiner itself only sends its own requests. Thread-safety: none.
@@ -77,8 +82,10 @@ class Joiner {
   void Reset();
   // After Reset for trouble: the next attempt now (true: call Start) or later (join_at).
   bool ScheduleRejoin(CoreIo& io);
-  // Leadership reached: the rejoin backoff starts over. Also a predecessor watch set.
-  void ClearFailures() { join_failures_ = 0; }
+  // Leadership reached or a predecessor watch set: if the node still stands
+  // kStableFor from now, the next rejoin's backoff starts over.
+  void ClearFailures(MonoTime now) { stable_at_ = now + kStableFor; }
+  static constexpr Duration kStableFor = std::chrono::seconds(2);
 
   // The session ended while a create's outcome was unknown: its node, if
   // any, is an orphan to delete in the next session.
@@ -126,6 +133,7 @@ class Joiner {
   size_t parent_index_ = 0;
   std::optional<MonoTime> join_at_;
   int join_failures_ = 0;
+  std::optional<MonoTime> stable_at_;  // failures forgiven if the node stands until then
 };
 
 }  // namespace latchd

@@ -157,7 +157,7 @@ void LatchCore::LoseLeadership(const std::string& reason) {
 void LatchCore::Claim(int64_t epoch) {
   if (leader_ || step_down_.stopping()) return;
   leader_ = true;
-  joiner_.ClearFailures();
+  joiner_.ClearFailures(io_.now());
   epoch_ = epoch;
   view_.LeadSelf(joiner_.own_node(), config_.id, epoch_);
   publisher_.Unpublish();
@@ -363,9 +363,15 @@ void LatchCore::OnResult(const ZkResult& r) {
           io_, r, p, /*current=*/leader_ && current && !step_down_.stopping(),
           /*stepping_down=*/step_down_.stopping() || step_down_.deleting(), joiner_.OwnPath(),
           joiner_.own_node(), latch_path_));
+    case Purpose::kParticipantGet:
+      view_.OnReadResult(r, p, leader_);
+      // An unhealthy leader waiting for the next node's id to read its record.
+      if (leader_ && !candidacy_.healthy() && !step_down_.active()) {
+        candidacy_.CheckSuccessor(io_, view_, joiner_.own_node());
+      }
+      return;
     case Purpose::kLeaderGet:
     case Purpose::kAddressGet:
-    case Purpose::kParticipantGet:
     case Purpose::kSync:
     case Purpose::kHandoverMark:
       return view_.OnReadResult(r, p, leader_);
@@ -408,7 +414,7 @@ void LatchCore::OnResult(const ZkResult& r) {
       return OnListResult(r, p);
     case Purpose::kWatchPred: {
       bool reconnect = false;
-      if (view_.OnWatchPred(io_, r, p, leader_, &reconnect)) joiner_.ClearFailures();
+      if (view_.OnWatchPred(io_, r, p, leader_, &reconnect)) joiner_.ClearFailures(io_.now());
       if (reconnect) NoteConnectionLoss();
       return;
     }

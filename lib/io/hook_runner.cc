@@ -1,8 +1,9 @@
 #include "lib/io/hook_runner.h"
 
+#include "lib/io/spawn.h"
+
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,23 +83,12 @@ bool HookRunner::RunOne(const HookJob& job, std::string* detail) {
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all_default;
-  sigemptyset(&none);
-  sigfillset(&all_default);
-  posix_spawnattr_setsigmask(&attr, &none);  // the agent blocks SIGTERM; the hook must not
-  posix_spawnattr_setsigdefault(&attr, &all_default);
-  posix_spawnattr_setpgroup(&attr, 0);       // its own process group, killed as a whole
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, program_.c_str(), nullptr, &attr, argv.data(), envp.data());
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    *detail = "cannot start " + program_ + ": " + std::strerror(rc);
+  Result<pid_t> spawned = SpawnChild(program_, argv.data(), envp.data());
+  if (!spawned.ok()) {
+    *detail = spawned.status().message();
     return false;
   }
+  pid_t pid = *spawned;
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_pid_ = pid;

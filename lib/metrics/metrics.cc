@@ -137,6 +137,40 @@ Metrics::Metrics(std::string version) : registry_(std::make_shared<prometheus::R
   hook_ok_ = &hooks.Add({{"result", kHookOk}});
   hook_failed_ = &hooks.Add({{"result", kHookFailed}});
 
+  server_healthy_ = &prometheus::BuildGauge()
+                        .Name(kServerHealthyMetric)
+                        .Help("1 while the server this agent stands for counts as healthy (held "
+                              "connections and probes; 1 without a server binding), else 0.")
+                        .Register(r)
+                        .Add({});
+  server_healthy_->Set(1);
+  server_holds_ = &prometheus::BuildGauge()
+                       .Name(kServerHoldsMetric)
+                       .Help("Connections of the server that hold the agent (socket command hold).")
+                       .Register(r)
+                       .Add({});
+  leader_waiting_ = &prometheus::BuildGauge()
+                         .Name(kLeaderWaitingMetric)
+                         .Help("1 while this agent leads with an unhealthy server because no "
+                               "healthy candidate is waiting to take over, else 0.")
+                         .Register(r)
+                         .Add({});
+  auto& probes = prometheus::BuildCounter()
+                     .Name(kHealthProbesMetric)
+                     .Help("Health probes of the server, by probe (http, exec) and result (ok, failed).")
+                     .Register(r);
+  const char* kinds[] = {"http", "exec"};
+  for (int k = 0; k < 2; ++k) {
+    probes_[k][0] = &probes.Add({{"probe", kinds[k]}, {"result", "ok"}});
+    probes_[k][1] = &probes.Add({{"probe", kinds[k]}, {"result", "failed"}});
+  }
+  auto& handovers = prometheus::BuildCounter()
+                        .Name(kHandoversMetric)
+                        .Help("Graceful step-downs of this agent while it led, by reason.")
+                        .Register(r);
+  for (const char* reason : kHandoverReasons) handovers_[reason] = &handovers.Add({{"reason", reason}});
+  handovers_["other"] = &handovers.Add({{"reason", "other"}});
+
   std::lock_guard<std::mutex> lock(role_mu_);
   SetRoleLocked(Role::kPassive);
 }
@@ -213,6 +247,21 @@ prometheus::Counter& Metrics::RequestCounter(std::string_view interface, std::st
 void Metrics::OnActivationTimeout() { activation_timeouts_->Increment(); }
 
 void Metrics::OnHookRun(bool ok) { (ok ? hook_ok_ : hook_failed_)->Increment(); }
+
+void Metrics::SetServer(bool healthy, size_t holds, bool leader_waiting) {
+  server_healthy_->Set(healthy ? 1 : 0);
+  server_holds_->Set(static_cast<double>(holds));
+  leader_waiting_->Set(leader_waiting ? 1 : 0);
+}
+
+void Metrics::OnProbe(std::string_view probe, bool ok) {
+  probes_[probe == "exec" ? 1 : 0][ok ? 0 : 1]->Increment();
+}
+
+void Metrics::OnHandover(std::string_view reason) {
+  auto it = handovers_.find(std::string(reason));
+  (it != handovers_.end() ? it->second : handovers_.at("other"))->Increment();
+}
 
 std::string Metrics::Serialize() const {
   std::vector<prometheus::MetricFamily> families;

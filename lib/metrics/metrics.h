@@ -40,6 +40,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "lib/core/core_types.h"
 #include "lib/core/role.h"
 
 namespace prometheus {
@@ -84,6 +85,16 @@ inline constexpr char kRequestsMetric[] = "latchd_requests_total";
 inline constexpr char kActivationTimeoutsMetric[] = "latchd_activation_timeouts_total";
 // Counter, label result ("ok" / "failed").
 inline constexpr char kHookRunsMetric[] = "latchd_hook_runs_total";
+// Gauge 0/1: the server this agent stands for counts as healthy.
+inline constexpr char kServerHealthyMetric[] = "latchd_server_healthy";
+// Gauge: connections that hold the agent (socket command `hold`).
+inline constexpr char kServerHoldsMetric[] = "latchd_server_holds";
+// Counter, labels probe ("http" / "exec"), result ("ok" / "failed").
+inline constexpr char kHealthProbesMetric[] = "latchd_health_probes_total";
+// Counter, label reason (kHandoverReasons): graceful step-downs of a leader.
+inline constexpr char kHandoversMetric[] = "latchd_handovers_total";
+// Gauge 0/1: leading with an unhealthy server because no healthy candidate waits.
+inline constexpr char kLeaderWaitingMetric[] = "latchd_leader_waiting_for_candidate";
 
 // ---- Label values ----------------------------------------------------------
 inline constexpr char kInterfaceSocket[] = "socket";
@@ -149,6 +160,13 @@ class Metrics {
   void OnActivationTimeout();
   // latchd_hook_runs_total{result="ok"|"failed"} += 1.
   void OnHookRun(bool ok);
+  // The server binding: latchd_server_healthy, latchd_server_holds,
+  // latchd_leader_waiting_for_candidate.
+  void SetServer(bool healthy, size_t holds, bool leader_waiting);
+  // latchd_health_probes_total{probe,result} += 1; probe is "http" or "exec".
+  void OnProbe(std::string_view probe, bool ok);
+  // latchd_handovers_total{reason} += 1 (a reason outside kHandoverReasons: "other").
+  void OnHandover(std::string_view reason);
 
   // Everything in the Prometheus text exposition format 0.0.4, serialized
   // with prometheus::TextSerializer. Serve with kMetricsContentType.
@@ -180,6 +198,11 @@ class Metrics {
   prometheus::Counter* activation_timeouts_ = nullptr;
   prometheus::Counter* hook_ok_ = nullptr;
   prometheus::Counter* hook_failed_ = nullptr;
+  prometheus::Gauge* server_healthy_ = nullptr;
+  prometheus::Gauge* server_holds_ = nullptr;
+  prometheus::Gauge* leader_waiting_ = nullptr;
+  std::array<std::array<prometheus::Counter*, 2>, 2> probes_{};  // [http, exec][ok, failed]
+  std::unordered_map<std::string, prometheus::Counter*> handovers_;  // by reason, made up front
 };
 
 }  // namespace latchd

@@ -69,9 +69,7 @@ class AgentHarness {
           zk_->Expire(session);
         }
       }
-      for (const auto& fired : zk_->TakeFired()) {
-        if (fired.session == session) queue.push_back(agent::ZkWatch{fired.event});
-      }
+      for (const auto& fired : zk_->TakeFiredFor(session)) queue.push_back(agent::ZkWatch{fired.event});
     }
   }
 
@@ -90,8 +88,10 @@ class AgentHarness {
   HttpResponse Get(const std::string& path) {
     return core->HandleHttp(HttpRequest{"GET", path, ""}, Instant{now, 1'700'000'000'000});
   }
+  // Delivers the watches another harness's requests fired, then runs timers.
   void Advance(Duration d) {
     MonoTime end = now + d;
+    for (const auto& fired : zk_->TakeFiredFor(session)) Handle(agent::ZkWatch{fired.event});
     while (true) {
       auto next = core->NextDeadline();
       if (!next || *next > end) break;
@@ -186,6 +186,14 @@ TEST(AgentCoreTest, EverySocketCommandIsAnsweredByItsOwnHandler) {
         break;
       case Command::kHelp:
         EXPECT_EQ(j["help"], ProtocolHelp());
+        break;
+      case Command::kHold:  // without --server_hold: counted, binds nothing
+        EXPECT_EQ(j["hold"], true) << j;
+        EXPECT_EQ(j["server_hold"], false) << j;
+        EXPECT_EQ(j["holds"], 1) << j;
+        break;
+      case Command::kPing:
+        EXPECT_EQ(j["pong"], true) << j;
         break;
     }
   }
@@ -323,6 +331,107 @@ TEST(AgentCoreTest, UnreachableZooKeeperIsWarnedOnceAndOpenFailuresRetried) {
     if (const auto* l = std::get_if<agent::Log>(&a)) warnings += l->message.find("unreachable") != std::string::npos;
   }
   EXPECT_EQ(warnings, 1);
+}
+
+}  // namespace
+}  // namespace latchd
+
+namespace latchd {
+namespace {
+
+TEST(AgentCoreBindingTest, ABoundAgentStandsOnlyWhileItsServerHolds) {
+  auto zk = std::make_shared<testing::FakeZk>();
+  AgentHarness a("host1", zk), b("host2", zk);
+  for (AgentHarness* h : {&a, &b}) {
+    h->config.server.server_hold = true;
+    h->config.latch.start_healthy = false;
+    h->Start();
+  }
+  EXPECT_EQ(zk->Children("/latchd/leader_elector_path").size(), 0u) << "no server holds yet";
+  nlohmann::json st = a.Json(9, "status");
+  EXPECT_EQ(st["server"]["healthy"], false);
+  EXPECT_EQ(st["server"]["holds"], 0);
+  // The servers hold: both stand; the first is ACTIVE.
+  a.Handle(agent::ConnOpened{1, Peer{100, 0, 0}});
+  nlohmann::json held = a.Json(1, "hold");
+  EXPECT_EQ(held["ok"], true);
+  EXPECT_EQ(held["holds"], 1);
+  EXPECT_EQ(held["server_hold"], true);
+  b.Handle(agent::ConnOpened{1, Peer{200, 0, 0}});
+  b.Line(1, "hold");
+  a.Advance(milliseconds(10));
+  b.Advance(milliseconds(10));
+  EXPECT_EQ(a.core->latch().RoleAt(a.now), Role::kActive);
+  EXPECT_EQ(a.Json(9, "status")["server"]["healthy"], true);
+  EXPECT_EQ(a.Json(1, "ping")["pong"], true);
+  // a's server dies: its connection closes; a hands over at once.
+  a.Handle(agent::ConnClosed{1});
+  EXPECT_NE(a.core->latch().RoleAt(a.now), Role::kActive);
+  b.Advance(milliseconds(10));
+  EXPECT_EQ(b.core->latch().RoleAt(b.now), Role::kActive);
+  EXPECT_EQ(zk->Children("/latchd/leader_elector_path").size(), 1u) << "a stays out";
+  HttpResponse m = a.Get("/metrics");
+  EXPECT_NE(m.body.find("latchd_handovers_total{reason=\"server_unhealthy\"} 1"), std::string::npos);
+  EXPECT_NE(m.body.find("latchd_server_healthy 0"), std::string::npos);
+}
+
+TEST(AgentCoreBindingTest, ASilentHoldIsReleasedAndItsConnectionClosed) {
+  AgentHarness h;
+  h.config.server.server_hold = true;
+  h.config.server.hold_timeout = milliseconds(500);
+  h.config.latch.start_healthy = false;
+  h.Start();
+  h.Handle(agent::ConnOpened{1, Peer{100, 0, 0}});
+  h.Line(1, "hold");
+  h.Advance(milliseconds(400));
+  h.Line(1, "ping");
+  h.Advance(milliseconds(400));
+  EXPECT_EQ(h.core->latch().RoleAt(h.now), Role::kActive) << "pings keep the hold";
+  h.actions.clear();
+  h.Advance(milliseconds(200));
+  bool closed = false;
+  for (const auto& c : h.All<agent::CloseConn>()) closed |= c.conn == 1;
+  EXPECT_TRUE(closed);
+  EXPECT_NE(h.received[1].find("the hold is released"), std::string::npos) << h.received[1];
+  // A hung server, and no candidate: the leader keeps leadership and says so.
+  EXPECT_EQ(h.core->latch().RoleAt(h.now), Role::kActive);
+  nlohmann::json st = h.Json(9, "status");
+  EXPECT_EQ(st["server"]["healthy"], false);
+  EXPECT_EQ(st["server"]["waiting"], true);
+  EXPECT_NE(h.Get("/metrics").body.find("latchd_leader_waiting_for_candidate 1"), std::string::npos);
+}
+
+TEST(AgentCoreBindingTest, AHoldWithoutServerHoldIsAcceptedAndBindsNothing) {
+  AgentHarness h;
+  h.Start();
+  h.Handle(agent::ConnOpened{1, Peer{}});
+  nlohmann::json held = h.Json(1, "hold");
+  EXPECT_EQ(held["ok"], true);
+  EXPECT_EQ(held["server_hold"], false);
+  h.Handle(agent::ConnClosed{1});
+  EXPECT_EQ(h.core->latch().RoleAt(h.now), Role::kActive);
+}
+
+TEST(AgentCoreBindingTest, ProbesAreRunAtTheirIntervalAndDecideTheHealth) {
+  AgentHarness h;
+  h.config.server.health_exec = "/bin/true";
+  h.config.server.interval = milliseconds(200);
+  h.config.server.timeout = milliseconds(100);
+  h.config.server.rise = 2;
+  h.config.server.fall = 2;
+  h.config.latch.start_healthy = false;
+  h.Start();
+  int runs = 0;
+  for (int i = 0; i < 3; ++i) {
+    h.Advance(milliseconds(200));
+    auto probes = h.All<agent::ProbeRun>();
+    ASSERT_EQ(probes.size(), static_cast<size_t>(runs + 1)) << "one probe per interval";
+    h.Handle(agent::ProbeFinished{probes.back().probe.id, true, "exit 0"});
+    ++runs;
+  }
+  EXPECT_EQ(h.core->latch().RoleAt(h.now), Role::kActive);
+  auto st = h.Json(9, "status");
+  EXPECT_NE(st["server"]["reason"].get<std::string>().find("exec probe up"), std::string::npos) << st;
 }
 
 }  // namespace

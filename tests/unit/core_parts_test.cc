@@ -173,20 +173,35 @@ TEST(JoinerTest, ALostCreateIsFoundByItsUuidAndAdoptedOnlyIfThisSessionOwnsIt) {
   }
 }
 
-TEST(JoinerTest, RejoinsBackOffAfterTheSecond) {
+TEST(JoinerTest, RejoinsBackOffAfterTheSecondWithJitter) {
   CoreIo io;
   StartIo(io);
   Joiner j = MakeJoiner();
   EXPECT_TRUE(j.ScheduleRejoin(io));
   EXPECT_TRUE(j.ScheduleRejoin(io));
-  std::vector<long long> delays;
-  for (int i = 0; i < 7; ++i) {
+  const std::vector<long long> full{50, 100, 200, 400, 800, 1600, 1600};
+  std::set<long long> distinct;
+  for (long long d : full) {
     EXPECT_FALSE(j.ScheduleRejoin(io));
-    delays.push_back(ToMillis(*j.join_at() - T0()));
+    long long us = std::chrono::duration_cast<std::chrono::microseconds>(*j.join_at() - T0()).count();
+    EXPECT_GE(us, d * 500) << "full delay " << d << " ms";
+    EXPECT_LE(us, d * 1000) << "full delay " << d << " ms";
+    distinct.insert(us * 1000 / (d * 1000));
   }
-  EXPECT_EQ(delays, (std::vector<long long>{50, 100, 200, 400, 800, 1600, 1600}));
-  j.ClearFailures();
-  EXPECT_TRUE(j.ScheduleRejoin(io));
+  EXPECT_GT(distinct.size(), 1u) << "the delays are not all at the same point of their range";
+}
+
+TEST(JoinerTest, FailuresStartOverOnlyWhenTheNodeStood) {
+  CoreIo io;
+  StartIo(io);
+  Joiner j = MakeJoiner();
+  for (int i = 0; i < 3; ++i) j.ScheduleRejoin(io);
+  j.ClearFailures(io.now());  // reached the lead, deleted again 10 ms later
+  io.Begin(io.now() + std::chrono::milliseconds(10));
+  EXPECT_FALSE(j.ScheduleRejoin(io)) << "an instant at the lead forgave the failures";
+  j.ClearFailures(io.now());
+  io.Begin(io.now() + Joiner::kStableFor);
+  EXPECT_TRUE(j.ScheduleRejoin(io)) << "a node that stood kStableFor still backs off";
 }
 
 TEST(JoinerTest, AnAbandonedCreateThatLandsIsDeletedAndOrphansOfAGoneSessionToo) {

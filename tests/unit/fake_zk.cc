@@ -91,6 +91,13 @@ ZkCode FakeZk::Create(const std::string& path, const std::string& data, int64_t 
 
 void FakeZk::LagReadsOf(int64_t session) { lagging_[session] = nodes_; }
 
+std::vector<FakeZk::Fired> FakeZk::TakeFiredFor(int64_t session) {
+  std::vector<Fired> out, rest;
+  for (auto& f : fired_) (f.session == session ? out : rest).push_back(std::move(f));
+  fired_.swap(rest);
+  return out;
+}
+
 std::vector<FakeZk::Fired> FakeZk::TakeFired() {
   std::vector<Fired> out;
   out.swap(fired_);

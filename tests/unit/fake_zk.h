@@ -41,6 +41,8 @@ class FakeZk {
   ZkCode Delete(const std::string& path);
   ZkCode Create(const std::string& path, const std::string& data, int64_t owner = 0);
   std::vector<Fired> TakeFired();
+  // The fired watches of `session` only (the others stay queued).
+  std::vector<Fired> TakeFiredFor(int64_t session);
   // From now on `session` is connected to a server that lags: its reads
   // (getData, getChildren) see the tree as it is now until it sends a sync.
   // Its writes, and everyone else, see the current tree.

@@ -386,6 +386,42 @@ TEST(LatchCoreTest, LatchParentDeletedIsRecreatedAndLeadershipResumes) {
   EXPECT_GE(c.ActiveIndex(), 0);
 }
 
+// Another client deletes every latch node as soon as it appears (a wipe of the
+// root that races with the agents, as an rmr does). Each agent backs off: its
+// failures start over only when a node has stood for a while, not each time it
+// reaches the lead for an instant, so the wiper gets through.
+TEST(LatchCoreTest, NodesDeletedAgainAndAgainBackOff) {
+  SimCluster c(3);
+  for (int i = 0; i < 3; ++i) c.Start(i);
+  std::vector<size_t> from;
+  for (int i = 0; i < 3; ++i) from.push_back(c.agent(i).actions.size());
+  for (int step = 0; step < 1000; ++step) {  // 10 s of a wiper deleting every 10 ms
+    for (const std::string& child : c.zk().Children(kLatch)) {
+      c.zk().Delete(std::string(kLatch) + "/" + child);
+    }
+    c.Pump();
+    c.Advance(milliseconds(10));
+  }
+  for (int i = 0; i < 3; ++i) {
+    int creates = 0;
+    const auto& actions = c.agent(i).actions;
+    for (size_t k = from[i]; k < actions.size(); ++k) {
+      auto* send = std::get_if<SendAction>(&actions[k]);
+      if (send != nullptr && send->request.kind == ZkRequestKind::kCreate &&
+          send->request.path.rfind(std::string(kLatch) + "/_c_", 0) == 0) {
+        ++creates;
+      }
+    }
+    // 2 at once, then 25-50 ms doubling to 0.8-1.6 s: about 15 in 10 s.
+    EXPECT_LE(creates, 25) << "agent " << i << " recreated its latch node " << creates << " times";
+    EXPECT_GE(creates, 5) << "agent " << i << " gave up rejoining";
+  }
+  // Once the wiper stops, the cluster comes back with one ACTIVE.
+  c.Advance(seconds(3));
+  EXPECT_EQ(c.ClaimCount(), 1);
+  EXPECT_GE(c.ActiveIndex(), 0);
+}
+
 TEST(LatchCoreTest, OwnNodeDeletedByOthersDropsTheClaimAtOnce) {
   SimCluster c(2);
   c.Start(0);

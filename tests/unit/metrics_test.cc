@@ -327,6 +327,25 @@ TEST(MetricsTest, GaugesAndCounters) {
   EXPECT_EQ(Value(e, kLeaseRemainingMetric), 0.0) << "a lapsed lease reads 0, not negative";
 }
 
+TEST(MetricsTest, TheServerBindingIsCountedByProbeAndHandoverReason) {
+  Metrics m("v");
+  m.SetServer(false, 2, true);
+  m.OnProbe("http", true);
+  m.OnProbe("exec", false);
+  m.OnProbe("exec", false);
+  m.OnHandover("server_unhealthy");
+  m.OnHandover("nonsense");
+  Exposition e = Scrape(m);
+  EXPECT_EQ(Value(e, kServerHealthyMetric, {}), 0.0);
+  EXPECT_EQ(Value(e, kServerHoldsMetric, {}), 2.0);
+  EXPECT_EQ(Value(e, kLeaderWaitingMetric, {}), 1.0);
+  EXPECT_EQ(Value(e, kHealthProbesMetric, Labels{{"probe", "http"}, {"result", "ok"}}), 1.0);
+  EXPECT_EQ(Value(e, kHealthProbesMetric, Labels{{"probe", "exec"}, {"result", "failed"}}), 2.0);
+  EXPECT_EQ(Value(e, kHandoversMetric, Labels{{"reason", "server_unhealthy"}}), 1.0);
+  EXPECT_EQ(Value(e, kHandoversMetric, Labels{{"reason", "other"}}), 1.0);
+  EXPECT_EQ(Value(e, kHandoversMetric, Labels{{"reason", "stop"}}), 0.0) << "every reason exists from the start";
+}
+
 TEST(MetricsTest, EveryMetricIsExportedFromTheStart) {
   Metrics m("v");
   Exposition e = Scrape(m);
@@ -350,6 +369,11 @@ TEST(MetricsTest, EveryMetricIsExportedFromTheStart) {
       {kRequestsMetric, "counter"},
       {kActivationTimeoutsMetric, "counter"},
       {kHookRunsMetric, "counter"},
+      {kServerHealthyMetric, "gauge"},
+      {kServerHoldsMetric, "gauge"},
+      {kHealthProbesMetric, "counter"},
+      {kHandoversMetric, "counter"},
+      {kLeaderWaitingMetric, "gauge"},
   };
   for (const auto& [name, type] : expected) {
     EXPECT_THAT(e.help, Contains(name));

@@ -94,7 +94,7 @@ TEST(StatusJsonTest, StatusCarriesEveryField) {
   EXPECT_EQ(j["zk"], (nlohmann::json{{"state", "CONNECTED"}, {"session_id", "0x100abcdef"},
                                      {"timeout_ms", 4000}}));
   EXPECT_FALSE(j.contains("previous_role"));
-  EXPECT_EQ(j.size(), 8u);
+  EXPECT_EQ(j.size(), 9u);
   // Compact, keys sorted: the bytes nlohmann::json would write.
   EXPECT_EQ(line, j.dump());
 }
@@ -113,7 +113,7 @@ TEST(StatusJsonTest, WatchLineReportsTheChange) {
   EXPECT_EQ(j["previous_role"], "BECOMING_ACTIVE");
   EXPECT_EQ(j["epoch"], 77);
   EXPECT_EQ(j["reason"], "activation acknowledged");
-  EXPECT_EQ(j.size(), 10u);
+  EXPECT_EQ(j.size(), 11u);
 }
 
 TEST(StatusJsonTest, EveryFieldRoundTripsThroughTheClientsParser) {
@@ -130,6 +130,11 @@ TEST(StatusJsonTest, EveryFieldRoundTripsThroughTheClientsParser) {
   s.zk_timeout_ms = 4000;
   s.since_ms = 1'700'000'000'000;
   s.participants = 3;
+  s.server_healthy = false;
+  s.server_reason = "no hold: the server holds no connection to the agent";
+  s.server_since_ms = 1'700'000'000'123;
+  s.server_holds = 2;
+  s.server_waiting = true;
   for (bool change : {false, true}) {
     if (change) {
       s.previous_role = Role::kActive;
@@ -152,6 +157,11 @@ TEST(StatusJsonTest, EveryFieldRoundTripsThroughTheClientsParser) {
     EXPECT_EQ(back->since_ms, s.since_ms);
     EXPECT_EQ(back->participants, s.participants);
     EXPECT_EQ(back->previous_role, s.previous_role);
+    EXPECT_EQ(back->server_healthy, s.server_healthy);
+    EXPECT_EQ(back->server_reason, s.server_reason);
+    EXPECT_EQ(back->server_since_ms, s.server_since_ms);
+    EXPECT_EQ(back->server_holds, s.server_holds);
+    EXPECT_EQ(back->server_waiting, s.server_waiting);
     EXPECT_EQ(back->reason, s.reason);
     // Every key the writer wrote is one the table knows, in sorted order.
     nlohmann::json j = nlohmann::json::parse(line);
