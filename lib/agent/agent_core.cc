@@ -135,7 +135,6 @@ void AgentCore::OnStarted() {
   for (auto& log : startup_logs_) Emit(std::move(log));
   startup_logs_.clear();
   health_.emplace(config_.server, now_.mono);
-  metrics_.SetServer(health_->healthy(), 0, false);
   if (config_.server.binding()) {
     Log(LogAction::kInfo, std::string("server binding:") +
                               (config_.server.server_hold ? " --server_hold" : "") +
@@ -228,8 +227,6 @@ void AgentCore::UpdateHealth() {
         std::string("server ") + (health_->healthy() ? "healthy: " : "unhealthy: ") + health_->reason());
     Feed(CandidacyEvent{health_->healthy(), health_->reason(), since_ms});
   }
-  metrics_.SetServer(health_->healthy(), health_->holds(),
-                     core_->StatusAt(now_.mono).waiting_for_candidate);
 }
 
 void AgentCore::FillServer(ClientStatus* s) const {

@@ -65,6 +65,9 @@ HttpResponse AgentCore::GetMetrics(const CoreStatus& s) {
       s.lease_remaining ? std::chrono::duration<double>(*s.lease_remaining).count() : 0.0);
   metrics_.SetParticipants(s.participants);
   metrics_.SetSocketClients(conns_.size());
+  // States, like the lease, are read at the scrape: "waiting" ends with a
+  // handover that no health event announces.
+  metrics_.SetServer(s.healthy, health_ ? health_->holds() : 0, s.waiting_for_candidate);
   return {200, kMetricsContentType, metrics_.Serialize()};
 }
 

@@ -388,6 +388,41 @@ TEST(AgentCoreBindingTest, ABoundAgentStandsOnlyWhileItsServerHolds) {
   EXPECT_NE(m.body.find("latchd_server_healthy 0"), std::string::npos);
 }
 
+// Every server dies; the leader keeps leadership and says so; a standby's
+// server comes back: leadership moves there and the leader's "waiting" ends,
+// in its status and its metric.
+TEST(AgentCoreBindingTest, ALeaderWithoutCandidateWaitsAndHandsOverWhenOneComes) {
+  auto zk = std::make_shared<testing::FakeZk>();
+  AgentHarness a("host1", zk), b("host2", zk);
+  for (AgentHarness* h : {&a, &b}) {
+    h->config.server.server_hold = true;
+    h->config.latch.start_healthy = false;
+    h->Start();
+    h->Handle(agent::ConnOpened{1, Peer{100, 0, 0}});
+    h->Line(1, "hold");
+  }
+  a.Advance(milliseconds(10));
+  b.Advance(milliseconds(10));
+  ASSERT_EQ(a.core->latch().RoleAt(a.now), Role::kActive);
+  b.Handle(agent::ConnClosed{1});
+  a.Advance(milliseconds(10));
+  a.Handle(agent::ConnClosed{1});
+  a.Advance(milliseconds(10));
+  EXPECT_EQ(a.core->latch().RoleAt(a.now), Role::kActive) << "nobody healthy to hand over to";
+  EXPECT_EQ(a.Json(9, "status")["server"]["waiting"], true);
+  EXPECT_NE(a.Get("/metrics").body.find("latchd_leader_waiting_for_candidate 1"), std::string::npos);
+  b.Handle(agent::ConnOpened{2, Peer{101, 0, 0}});
+  b.Line(2, "hold");
+  for (int i = 0; i < 50; ++i) {  // 1 s: the leader learns of the candidate when it renews
+    a.Advance(milliseconds(20));
+    b.Advance(milliseconds(20));
+  }
+  EXPECT_EQ(b.core->latch().RoleAt(b.now), Role::kActive);
+  EXPECT_NE(a.core->latch().RoleAt(a.now), Role::kActive);
+  EXPECT_EQ(a.Json(9, "status")["server"]["waiting"], false);
+  EXPECT_NE(a.Get("/metrics").body.find("latchd_leader_waiting_for_candidate 0"), std::string::npos);
+}
+
 TEST(AgentCoreBindingTest, ASilentHoldIsReleasedAndItsConnectionClosed) {
   AgentHarness h;
   h.config.server.server_hold = true;
