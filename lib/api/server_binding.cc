@@ -1,6 +1,7 @@
 #include "lib/api/server_binding.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -83,7 +84,8 @@ Result<ServerHealthConfig> ValidateServerBinding(bool server_hold, int64_t hold_
   c.health_url = health_url;
   if (!health_exec.empty()) {
     if (health_exec[0] != '/') return Flag("health_exec", "must be an absolute path");
-    if (access(health_exec.c_str(), X_OK) != 0) {
+    struct stat st {};
+    if (stat(health_exec.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || access(health_exec.c_str(), X_OK) != 0) {
       return Flag("health_exec", health_exec + " is not an executable file");
     }
   }

@@ -28,6 +28,10 @@ class CliTest(harness.LatchdTestCase):
         connect = self.zk.connect_string()
         common = ["--zk_session_timeout_ms=3000"]
         # (name, flags, the flag the message must name, zk_root used or None)
+        plain = os.path.join(self.tmp, "not-executable")
+        with open(plain, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(plain, 0o644)
         cases = [
             ("missing --id", ["--zk_connect=%s" % connect, "--zk_root=/cli-noid"], "id",
              "/cli-noid"),
@@ -49,6 +53,20 @@ class CliTest(harness.LatchdTestCase):
             ("bool that is not one", ["--id=a1", "--zk_connect=%s" % connect,
                                       "--zk_root=/cli-bool", "--logtostderr=maybe"],
              "logtostderr", "/cli-bool"),
+            # The server binding (docs/operations.md): contradictions and what cannot work.
+            ("probe timeout above its interval",
+             ["--id=a1", "--zk_connect=%s" % connect, "--zk_root=/cli-probe-t",
+              "--health_url=http://127.0.0.1:21000/", "--health_interval_ms=200",
+              "--health_timeout_ms=500"], "health_timeout_ms", "/cli-probe-t"),
+            ("probe URL that does not parse",
+             ["--id=a1", "--zk_connect=%s" % connect, "--zk_root=/cli-probe-u",
+              "--health_url=http//127.0.0.1"], "health_url", "/cli-probe-u"),
+            ("probe program not executable",
+             ["--id=a1", "--zk_connect=%s" % connect, "--zk_root=/cli-probe-x",
+              "--health_exec=%s" % plain], "health_exec", "/cli-probe-x"),
+            ("hold timeout without --server_hold",
+             ["--id=a1", "--zk_connect=%s" % connect, "--zk_root=/cli-hold-t",
+              "--hold_timeout_ms=1000"], "hold_timeout_ms", "/cli-hold-t"),
         ]
         for name, flags, flag, root in cases:
             with self.subTest(case=name):
