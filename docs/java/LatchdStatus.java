@@ -2,13 +2,18 @@
 // a Java server (Apache Atlas, for example) would. Java 16+ (Unix-domain
 // SocketChannel), no libraries.
 //
-//   javac LatchdStatus.java && java LatchdStatus [--socket=PATH] [status|watch]
+//   javac LatchdStatus.java && java LatchdStatus [--socket=PATH] [status|watch|hold]
 //   (or without javac: java LatchdStatus.java ...)
 //
 //   status  prints the role word (ACTIVE, PASSIVE, BECOMING_ACTIVE, BECOMING_PASSIVE);
 //           exit 0, or 1 when the agent cannot be reached or does not answer in 2 s.
 //   watch   prints "<ROLE> epoch=<n> lease_ms=<n>" now and on every role change;
 //           exit 1 when the agent goes away.
+//   hold    binds the agent (run with --server_hold) to this JVM: sends "hold", prints
+//           "HOLD holds=<n>", then sends "ping" every second (every third of the agent's
+//           hold_timeout_ms if shorter) for the life of the JVM; when the connection is
+//           lost it reconnects with backoff 100 ms doubling to 2 s and holds again. A JVM
+//           that dies closes the socket, and the agent hands leadership over at once.
 //
 // Protocol: send one request line ("status", "watch"); every answer is one JSON
 // object per line, e.g. {"id":"a1","role":"ACTIVE","epoch":42,...,"lease_ms":2250,...}.
@@ -76,18 +81,61 @@ public final class LatchdStatus {
     return m.group(2) != null ? m.group(2) : m.group(3);
   }
 
+  /** Holds the agent until the JVM ends; reconnects with backoff. */
+  private static void hold(Path socket) {
+    long backoffMs = 100;
+    while (true) {
+      try {
+        LatchdStatus client = new LatchdStatus(socket);
+        client.send("hold");
+        String line = client.readLine(STATUS_TIMEOUT_MS);
+        if (line == null || !line.contains("\"hold\":true")) {
+          throw new IOException("hold refused: " + line);
+        }
+        long pingMs = 1000;
+        String timeout = field(line, "hold_timeout_ms");
+        if (timeout != null && Long.parseLong(timeout) > 0) {
+          pingMs = Math.min(pingMs, Math.max(1, Long.parseLong(timeout) / 3));
+        }
+        System.out.println("HOLD holds=" + field(line, "holds"));
+        System.out.flush();
+        backoffMs = 100;
+        while (true) {
+          Thread.sleep(pingMs);
+          client.send("ping");
+          if (client.readLine(STATUS_TIMEOUT_MS) == null) throw new IOException("no pong");
+        }
+      } catch (IOException e) {
+        System.err.println("LatchdStatus: hold on " + socket + ": " + e.getMessage()
+            + "; again in " + backoffMs + " ms");
+      } catch (InterruptedException e) {
+        return;
+      }
+      try {
+        Thread.sleep(backoffMs);
+      } catch (InterruptedException e) {
+        return;
+      }
+      backoffMs = Math.min(backoffMs * 2, 2000);
+    }
+  }
+
   public static void main(String[] args) {
     Path socket = Path.of("/run/latchd/latchd.sock");
     String mode = "status";
     for (String a : args) {
       if (a.startsWith("--socket=")) {
         socket = Path.of(a.substring("--socket=".length()));
-      } else if (a.equals("status") || a.equals("watch")) {
+      } else if (a.equals("status") || a.equals("watch") || a.equals("hold")) {
         mode = a;
       } else {
-        System.err.println("usage: java LatchdStatus [--socket=PATH] [status|watch]");
+        System.err.println("usage: java LatchdStatus [--socket=PATH] [status|watch|hold]");
         System.exit(2);
       }
+    }
+    if (mode.equals("hold")) {
+      hold(socket);
+      return;
     }
     try {
       LatchdStatus client = new LatchdStatus(socket);

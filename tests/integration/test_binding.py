@@ -285,6 +285,41 @@ class BindingTest(harness.LatchdTestCase):
         self.assertFalse(a.status()["server"]["waiting"])
         obs.assert_no_overlap()
 
+    def test_7_the_java_example_holds(self):
+        """docs/java/LatchdStatus.java `hold` binds an agent to a JVM: ACTIVE while it lives,
+        handed over when it is SIGKILLed."""
+        import shutil
+        import subprocess
+        if not shutil.which("javac"):
+            self.skipTest("javac not installed")
+        classes = os.path.join(self.tmp, "java")
+        os.makedirs(classes)
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(os.path.dirname(__file__))))
+        subprocess.run(["javac", "-d", classes, os.path.join(repo, "docs", "java", "LatchdStatus.java")],
+                       check=True, timeout=180)
+        root = "/binding-%s" % self._testMethodName
+        j1 = self.start_agent("j1", self.zk.connect_string(), zk_root=root,
+                              session_timeout_ms=SESSION_MS, extra_flags=["--server_hold"])
+        j2 = self.start_agent("j2", self.zk.connect_string(), zk_root=root,
+                              session_timeout_ms=SESSION_MS)
+        wait_until(lambda: j2.http_status() == "ACTIVE", 10, "j2 ACTIVE (j1 has no server)")
+        j2.stop()
+        log_path = os.path.join(self.tmp, "java-hold.log")
+        self.register_log("java-hold", log_path)
+        jvm = harness.spawn(["java", "-Xmx64m", "-XX:TieredStopAtLevel=1", "-cp", classes,
+                             "LatchdStatus", "--socket=%s" % j1.socket_path, "hold"],
+                            "java-hold", log_path)
+        self.addCleanup(harness.stop_process, jvm, 5)
+        wait_until(lambda: j1.http_status() == "ACTIVE", 30, "j1 ACTIVE once the JVM holds")
+        self.assertEqual(j1.status()["server"]["holds"], 1)
+        j2.start()
+        obs = self.start_observer([j1, j2])
+        t = time.monotonic()
+        harness.kill_process(jvm)
+        wait_until(lambda: j2.http_status() == "ACTIVE", 3, "j2 ACTIVE after the JVM died")
+        log("JVM holding j1 SIGKILLed: j2 ACTIVE after %.0f ms" % ((time.monotonic() - t) * 1000))
+        obs.assert_no_overlap()
+
 
 if __name__ == "__main__":
     unittest.main()
