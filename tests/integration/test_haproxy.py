@@ -96,7 +96,10 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("X-Backend", host)
         self.send_header("Connection", "close")
         self.end_headers()
+        self.wfile.flush()
         if delay:
+            sys.stderr.write("%s: headers sent\n" % host)
+            sys.stderr.flush()
             time.sleep(delay)
         try:
             self.wfile.write(body)
@@ -200,6 +203,11 @@ class Backend:
             argv.append(str(body_delay))
         self.proc = harness.spawn(argv, "backend-" + host_id, self.log_path)
         test.addCleanup(harness.stop_process, self.proc)
+
+    def headers_sent(self):
+        """How many delayed answers have sent their headers (from the backend's log)."""
+        with open(self.log_path) as f:
+            return f.read().count("headers sent")
 
     def wait_ready(self, timeout=10.0):
         def up():
@@ -476,8 +484,12 @@ class HAProxyTest(harness.LatchdTestCase):
                 except (OSError, ValueError):
                     return False
             wait_until(routed, 15, "%s: HAProxy routes to c1" % variant, interval=0.1)
+            sent = backend.headers_sent()
             join = in_flight(fe_port)
-            time.sleep(0.3)  # both have their headers; the body follows after 2 s
+            # Both have their headers; the body follows after 2 s.
+            wait_until(lambda: backend.headers_sent() >= sent + 2, 1.5,
+                       "%s: the backend sent the headers of both requests" % variant)
+            time.sleep(0.05)  # HAProxy forwards them
             t_stop = time.monotonic()
             agent.stop()
             out = join()
