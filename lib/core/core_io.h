@@ -32,7 +32,7 @@ enum class Purpose {
   // LatchView (lib/core/latch_view.h): the order of the latch and who leads.
   kSync, kHandoverMark, kList, kWatchPred, kLeaderGet, kAddressGet, kParticipantGet,
   // Takeover (lib/core/takeover.h): taking the lead.
-  kVerifyOwner, kClaimCheck, kWatchOwn,
+  kVerifyOwner, kClaimCheck, kWatchOwn, kLockDelayRecord, kLockDelayAsi,
   // Lease renewal (LatchCore).
   kRenew,
   // Publisher (lib/core/publisher.h): active_server_info.

@@ -92,6 +92,9 @@ class Joiner {
   void OnSessionGone();
   // Lists the latch to delete the nodes of remembered orphan uuids, if any.
   void DeleteOrphans(CoreIo& io);
+  // The recorded session of this agent's previous run that ZooKeeper refused
+  // to resume (0: none): that process is gone, whatever its session still holds.
+  int64_t unresumed_session() const { return unresumed_session_; }
   // The resumed session of a restart: its recorded node is taken back (the
   // caller bumped the generation; the listing and the owner check decide).
   void TakeBack(const std::string& node);

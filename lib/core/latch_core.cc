@@ -14,6 +14,7 @@ LatchCore::LatchCore(LatchConfig config)
       lease_(config_.lease_margin, config_.renew_fraction),
       joiner_(latch_path_, config_.id, config_.new_uuid),
       view_(latch_path_, asi_path_),
+      takeover_(asi_path_, config_.zk_root),
       gates_(config_.require_ack, config_.require_hook, config_.activation_timeout),
       publisher_(asi_path_, config_.advertise),
       step_down_(latch_path_, asi_path_, config_.stop_timeout),
@@ -59,6 +60,7 @@ std::optional<MonoTime> LatchCore::NextDeadline() const {
   if (step_down_.stop_deadline()) consider(*step_down_.stop_deadline());
   if (gates_.deadline() && roles_.role() == Role::kBecomingActive) consider(*gates_.deadline());
   if (member_.retry_at()) consider(*member_.retry_at());
+  if (takeover_.lock_until()) consider(*takeover_.lock_until());
   if (needs_resync_ && io_.connected()) consider(io_.now());
   return next;
 }
@@ -171,6 +173,7 @@ void LatchCore::Claim(int64_t epoch) {
 void LatchCore::OnSessionUp(const SessionUpEvent& e) {
   io_.SetConnected(true);
   lease_.SetTimeout(e.timeout);
+  takeover_.SetLeaseLength(lease_.length());
   if (e.session_id == io_.session()) {
     io_.Log(LogAction::kInfo, "ZooKeeper session " + SessionIdHex(io_.session()) + " reconnected");
     Resync();
@@ -218,6 +221,7 @@ void LatchCore::OnSessionDown() {
   if (!io_.connected()) return;
   io_.SetConnected(false);
   view_.OnDisconnect();
+  takeover_.OnDisconnect();
   renew_in_flight_ = false;
   const auto& end = lease_.end();
   io_.Log(LogAction::kWarning, "ZooKeeper connection lost; lease ends in " +
@@ -261,6 +265,7 @@ void LatchCore::ResetNode() {
   io_.NextGen();
   joiner_.Reset();
   view_.Reset();
+  takeover_.Reset();
   renew_in_flight_ = false;
   publisher_.ForgetInFlight();
 }
@@ -423,6 +428,8 @@ void LatchCore::OnResult(const ZkResult& r) {
       [[fallthrough]];
     case Purpose::kVerifyOwner:
     case Purpose::kClaimCheck:
+    case Purpose::kLockDelayAsi:
+    case Purpose::kLockDelayRecord:
       return OnTakeoverStep(takeover_.OnResult(io_, r, p, joiner_, leader_));
     case Purpose::kRenew:
       return OnRenew(r);
@@ -493,6 +500,7 @@ void LatchCore::OnWatch(const ZkWatchEvent& w) {
   if (!joiner_.own_node().empty() && w.path == joiner_.OwnPath()) {
     return OnTakeoverStep(takeover_.OnOwnWatch(io_, w, joiner_, leader_));
   }
+  if (TakeoverStep s; !leader_ && takeover_.OnLockWatch(io_, w, joiner_, &s)) return OnTakeoverStep(s);
   if (w.path == asi_path_) {
     if (leader_ && !step_down_.stopping()) {
       publisher_.OnWatch(io_, joiner_.OwnPath(), joiner_.own_node());  // someone touched it
@@ -533,6 +541,7 @@ void LatchCore::OnTick() {
            " ms (no ack or hook result)");
   }
   if (joiner_.join_at() && io_.now() >= *joiner_.join_at()) StartJoin();
+  if (!leader_ && Standing()) OnTakeoverStep(takeover_.OnTick(io_, joiner_));
   if (member_.retry_at() && io_.now() >= *member_.retry_at()) {
     member_.Resync(io_);
     MaybeCreate();

@@ -55,6 +55,12 @@ ListOutcome LatchView::OnList(CoreIo& io, const ZkResult& r, const Pending& p,
   }
   if (r.code != ZkCode::kOk) return out;
   std::vector<LatchNode> nodes = SortLatchNodes(r.children);
+  const std::string previous_leader = leader_node_;
+  std::string previous_leader_id;
+  if (auto it = participant_ids_.find(previous_leader); it != participant_ids_.end()) {
+    previous_leader_id = it->second;
+  }
+  if (previous_leader_id.empty() && !leader_info_.id.empty()) previous_leader_id = leader_info_.id;
   participants_ = static_cast<int>(nodes.size());
   participant_nodes_.clear();
   std::map<std::string, std::string> ids;
@@ -96,6 +102,12 @@ ListOutcome LatchView::OnList(CoreIo& io, const ZkResult& r, const Pending& p,
     // latch node (read after the sync, before this listing).
     out.handed_over = !p.node.empty() && p.mark_id != 0 && p.mark_id == mark_id_ && mark_ == p.node;
     if (out.handed_over) out.handed_over_from = p.node;
+    bool still_there = std::any_of(nodes.begin(), nodes.end(),
+                                   [&](const LatchNode& n) { return n.name == previous_leader; });
+    if (!previous_leader.empty() && previous_leader != own_node && !still_there) {
+      out.vanished_leader = previous_leader;
+      out.vanished_leader_id = previous_leader_id;
+    }
     return out;
   }
   const LatchNode& pred = *(own - 1);

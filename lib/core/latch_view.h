@@ -49,6 +49,11 @@ struct ListOutcome {
   // by its owner's step-down: the handover mark, read after the sync, names it.
   bool handed_over = false;
   std::string handed_over_from;
+  // kFirst: the node that led in this agent's previous listing and is gone
+  // now, and its participant id when it was read ("" when unknown): the
+  // lock-delay asks whether its owner may still claim (lib/core/takeover.h).
+  std::string vanished_leader;
+  std::string vanished_leader_id;
 };
 
 class LatchView {

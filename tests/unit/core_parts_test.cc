@@ -387,7 +387,7 @@ TEST(TakeoverTest, AHandoverClaimsAtOnceAnythingElseAfterACheckWrite) {
     StartIo(io);
     Joiner j = JoinedJoiner(io);
     LatchView v(kLatch, kAsi);
-    Takeover t;
+    Takeover t(kAsi, "/latchd");
     ListOutcome first;
     first.kind = ListOutcome::kFirst;
     first.synced = first.sent_synced = true;
@@ -399,6 +399,12 @@ TEST(TakeoverTest, AHandoverClaimsAtOnceAnythingElseAfterACheckWrite) {
       EXPECT_EQ(s.epoch, 55);
       continue;
     }
+    EXPECT_EQ(s.kind, TakeoverStep::kNone);
+    // The lock-delay asks first: no active_server_info of another session.
+    auto asked = Sent(io.TakeActions());
+    ASSERT_EQ(asked.size(), 1u);
+    EXPECT_EQ(asked[0].path, kAsi);
+    s = t.OnResult(io, Answer(asked[0], ZkCode::kNoNode), *io.Take(asked[0].id), j, false);
     EXPECT_EQ(s.kind, TakeoverStep::kNone);
     auto sent = Sent(io.TakeActions());
     ASSERT_EQ(sent.size(), 1u);
@@ -417,7 +423,7 @@ TEST(TakeoverTest, AnUnsyncedListingNeverClaims) {
   StartIo(io);
   Joiner j = JoinedJoiner(io);
   LatchView v(kLatch, kAsi);
-  Takeover t;
+  Takeover t(kAsi, "/latchd");
   ListOutcome first;
   first.kind = ListOutcome::kFirst;
   first.handed_over = true;
@@ -437,7 +443,7 @@ TEST(TakeoverTest, ANodeOfAnotherSessionIsDeletedNotLed) {
   StartIo(io);
   Joiner j = JoinedJoiner(io, /*owner=*/0);  // owner unknown: read it
   LatchView v(kLatch, kAsi);
-  Takeover t;
+  Takeover t(kAsi, "/latchd");
   ListOutcome first;
   first.kind = ListOutcome::kFirst;
   first.synced = first.sent_synced = true;
