@@ -118,6 +118,7 @@ Result<AgentConfig> ValidateFlags(const RawFlags& f) {
     return Flag("zk_session_timeout_ms", "must be between 1000 and 600000");
   }
   c.session_timeout = std::chrono::milliseconds(f.zk_session_timeout_ms);
+  c.latch.requested_session_timeout = c.session_timeout;
   if (!(f.lease_margin >= 0.15 && f.lease_margin <= 0.9)) {
     return Flag("lease_margin", "must be between 0.15 and 0.9");
   }

@@ -24,6 +24,10 @@ struct LatchConfig {
   std::string zk_root = "/latchd";
   double lease_margin = 0.25;     // lease = session timeout x (1 - margin)
   double renew_fraction = 0.1;    // renew every session timeout x this
+  // The session timeout asked for (0: unknown). A negotiated timeout above it
+  // means ZooKeeper raised it to its minimum, 2 x tickTime: then the lease
+  // margin is raised to what docs/design.md's proof needs with that tick.
+  Duration requested_session_timeout{};
   Duration stop_timeout = std::chrono::seconds(3);
   // Activation gates: after winning, stay BECOMING_ACTIVE until every enabled
   // gate passed for this BECOMING_ACTIVE entry, then publish and go ACTIVE. A

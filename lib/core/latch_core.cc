@@ -170,9 +170,30 @@ void LatchCore::Claim(int64_t epoch) {
 
 // ---- Session events ------------------------------------------------------
 
+// ZooKeeper clamps the timeout to [2, 20] x tickTime. One above the request
+// was raised to 2 x tickTime: tickTime is T / 2, and the proof of
+// docs/design.md needs margin > R/T + tickTime/(2T) + 2 rho — about 0.37
+// rather than the default 0.25. Raise it (safety first) and say so once.
+void LatchCore::CheckLeaseMargin(Duration negotiated) {
+  if (config_.requested_session_timeout <= Duration::zero() ||
+      negotiated <= config_.requested_session_timeout) {
+    return;
+  }
+  double needed = lease_.RequiredMargin(negotiated / 2);
+  if (lease_.margin() >= needed) return;
+  lease_.RaiseMargin(needed);
+  io_.Log(LogAction::kWarning,
+          "ZooKeeper raised the session timeout from " + std::to_string(ToMillis(config_.requested_session_timeout)) +
+              " ms to " + std::to_string(ToMillis(negotiated)) + " ms (2 x its tickTime): the lease margin is " +
+              std::to_string(needed).substr(0, 4) + " instead of " +
+              std::to_string(config_.lease_margin).substr(0, 4) +
+              " (docs/design.md, the lease rule); ask for a session timeout of at least 4 x tickTime");
+}
+
 void LatchCore::OnSessionUp(const SessionUpEvent& e) {
   io_.SetConnected(true);
   lease_.SetTimeout(e.timeout);
+  CheckLeaseMargin(e.timeout);
   takeover_.SetLeaseLength(lease_.length());
   if (e.session_id == io_.session()) {
     io_.Log(LogAction::kInfo, "ZooKeeper session " + SessionIdHex(io_.session()) + " reconnected");

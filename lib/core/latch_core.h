@@ -98,6 +98,7 @@ class LatchCore {
   void OnJoinResult(const JoinResult& j);
   void OnListResult(const ZkResult& r, const Pending& p);
   void OnTakeoverStep(const TakeoverStep& s);
+  void CheckLeaseMargin(Duration negotiated);
   void OnPublishStep(const PublishStep& s);
 
   // The role, following leadership, the lease, the gates and the publish.

@@ -5,8 +5,28 @@
 namespace latchd {
 
 void Lease::OnWriteAnswered(MonoTime sent) {
-  MonoTime end = sent + length();
-  if (!end_ || end > *end_) end_ = end;
+  if (!last_sent_ || sent > *last_sent_) last_sent_ = sent;
+  Recompute();
+}
+
+void Lease::SetTimeout(Duration negotiated) {
+  timeout_ = negotiated;
+  Recompute();
+}
+
+void Lease::RaiseMargin(double margin) {
+  margin_ = std::max(margin_, margin);
+  Recompute();
+}
+
+double Lease::RequiredMargin(Duration tick) const {
+  if (timeout_ <= Duration::zero()) return margin_;
+  return renew_fraction_ + std::chrono::duration<double>(tick).count() /
+                               (2 * std::chrono::duration<double>(timeout_).count()) + 0.02;
+}
+
+void Lease::Recompute() {
+  if (last_sent_) end_ = *last_sent_ + length();
 }
 
 std::optional<Duration> Lease::RemainingAt(MonoTime t) const {

@@ -4,8 +4,10 @@
 //   lease end = send time of the latest write ZooKeeper answered in the
 //               current session + negotiated timeout x (1 - margin)
 //
-// Promises: ValidAt(t) is true only before that end; nothing but an answered
-// write moves the end, and only forward; a new session (Reset) has no lease.
+// Promises: ValidAt(t) is true only before that end; an answered write moves
+// the end only forward; a new negotiated timeout or a larger margin
+// recomputes it from the same send time (so a reconnect that negotiates a
+// smaller timeout shrinks it); a new session (Reset) has no lease.
 // The caller decides which answers count (a server's answer to a write of
 // the current session) and passes the request's send time.
 //
@@ -27,9 +29,15 @@ class Lease {
   Lease(double margin, double renew_fraction) : margin_(margin), renew_fraction_(renew_fraction) {}
 
   // A new session, or the old one is gone: no lease.
-  void Reset() { end_.reset(); }
+  void Reset() { end_.reset(), last_sent_.reset(); }
   // The negotiated session timeout (at every CONNECTED).
-  void SetTimeout(Duration negotiated) { timeout_ = negotiated; }
+  void SetTimeout(Duration negotiated);
+  // The margin becomes at least `margin` (never lowered).
+  void RaiseMargin(double margin);
+  double margin() const { return margin_; }
+  // The margin docs/design.md's proof needs when tickTime is `tick` (clock
+  // rates off by up to 1 % each): renew_fraction + tick / (2 T) + 0.02.
+  double RequiredMargin(Duration tick) const;
   // A write sent at `sent` in the current session was answered by a server.
   void OnWriteAnswered(MonoTime sent);
 
@@ -43,9 +51,12 @@ class Lease {
   Duration renew_interval() const;  // timeout x renew_fraction
 
  private:
-  const double margin_;
+  void Recompute();
+
+  double margin_;
   const double renew_fraction_;
   Duration timeout_{};
+  std::optional<MonoTime> last_sent_;  // send time of the latest answered write
   std::optional<MonoTime> end_;
 };
 

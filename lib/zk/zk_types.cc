@@ -10,7 +10,7 @@ bool IsServerAnswer(ZkCode code) {
     case ZkCode::kBadVersion:
     case ZkCode::kNotEmpty:
     case ZkCode::kNoAuth:
-    case ZkCode::kBadArguments:
+    case ZkCode::kInvalidAcl:
       return true;
     default:
       return false;

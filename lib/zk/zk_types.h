@@ -36,7 +36,9 @@ enum class ZkCode {
 };
 
 // True when a ZooKeeper server processed the request and answered it (OK or a
-// definite error); false when the outcome is unknown or the handle is unusable.
+// definite error); false when the outcome is unknown, the handle is unusable,
+// or the client refused the request itself (kBadArguments: never sent, so it
+// proves nothing about the session and must not extend the lease).
 bool IsServerAnswer(ZkCode code);
 std::string_view ZkCodeName(ZkCode code);
 

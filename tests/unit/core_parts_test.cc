@@ -52,6 +52,28 @@ TEST(LeaseTest, EndsAtTheSendTimeOfTheLatestAnsweredWritePlusTheLeaseLength) {
   EXPECT_FALSE(lease.RemainingAt(T0()).has_value());
 }
 
+TEST(LeaseTest, ASmallerNegotiatedTimeoutShrinksTheLease) {
+  Lease lease(0.25, 0.1);
+  lease.SetTimeout(seconds(10));
+  lease.OnWriteAnswered(T0());
+  ASSERT_EQ(*lease.end(), T0() + milliseconds(7500));
+  lease.SetTimeout(seconds(4));  // a reconnect negotiated less (another server's max)
+  EXPECT_EQ(*lease.end(), T0() + milliseconds(3000));
+  EXPECT_FALSE(lease.ValidAt(T0() + milliseconds(3000)));
+}
+
+TEST(LeaseTest, TheMarginIsRaisedForAClampedTimeoutNeverLowered) {
+  Lease lease(0.25, 0.1);
+  lease.SetTimeout(seconds(4));
+  lease.OnWriteAnswered(T0());
+  // tickTime 2 s (T = 2 x tick): 0.1 + 2/(2*4) + 0.02 = 0.37.
+  EXPECT_NEAR(lease.RequiredMargin(seconds(2)), 0.37, 1e-9);
+  lease.RaiseMargin(lease.RequiredMargin(seconds(2)));
+  EXPECT_EQ(*lease.end(), T0() + milliseconds(2520));
+  lease.RaiseMargin(0.2);
+  EXPECT_NEAR(lease.margin(), 0.37, 1e-9);
+}
+
 // ---- RoleMachine -------------------------------------------------------------
 
 TEST(RoleMachineTest, TheDiagramHasExactlyItsSixEdges) {

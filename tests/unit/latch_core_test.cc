@@ -1347,3 +1347,39 @@ TEST(ServerBindingTest, ACuratorParticipantWithoutARecordCountsAsHealthy) {
 
 }  // namespace
 }  // namespace latchd
+
+namespace latchd {
+namespace {
+
+// ZooKeeper raised a 1 s request to its minimum, 2 x tickTime = 4 s: tickTime
+// is 2 s and the default margin 0.25 would not cover a follower's touch
+// report; the core raises it to 0.37 (lease 2.52 s) and says so once.
+TEST(LeaseMarginTest, AClampedTimeoutRaisesTheMargin) {
+  testing::FakeZk zk;
+  MonoTime now{std::chrono::seconds(1000)};
+  LatchConfig cfg = Config("host0", "12121212-1212-4121-8121-121212121212");
+  cfg.requested_session_timeout = std::chrono::seconds(1);
+  LatchCore core(cfg);
+  int64_t s = zk.NewSession(std::chrono::seconds(4), now);
+  std::vector<Action> out = core.Handle(SessionUpEvent{s, std::chrono::seconds(4)}, now);
+  int warnings = 0;
+  for (const Action& a : out) {
+    if (auto* l = std::get_if<LogAction>(&a)) warnings += l->message.find("lease margin is 0.37") != std::string::npos;
+  }
+  EXPECT_EQ(warnings, 1);
+  for (int round = 0; round < 20; ++round) {
+    std::vector<Action> next;
+    for (const Action& a : out) {
+      if (auto* send = std::get_if<SendAction>(&a)) {
+        auto more = core.Handle(ResultEvent{zk.Apply(s, send->request, now)}, now);
+        next.insert(next.end(), more.begin(), more.end());
+      }
+    }
+    out.swap(next);
+  }
+  ASSERT_TRUE(core.StatusAt(now).lease_remaining.has_value());
+  EXPECT_EQ(*core.StatusAt(now).lease_remaining, std::chrono::milliseconds(2520));
+}
+
+}  // namespace
+}  // namespace latchd
