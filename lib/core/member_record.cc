@@ -1,6 +1,7 @@
 #include "lib/core/member_record.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "lib/core/latch_node.h"
 #include "lib/util/session_id.h"
@@ -186,15 +187,36 @@ bool MemberRecord::OnResult(CoreIo& io, const ZkResult& r, const Pending& p, boo
   return true;
 }
 
-void MemberRecord::OnWatch(CoreIo& io, const ZkWatchEvent& w) {
-  watching_ = false;
-  if (w.type == WatchEventType::kDeleted) {
-    exists_ = false;
-    written_.reset();
+// Deleted by another client. Once: written again at once. Again and again (a
+// recursive delete of the root racing the agents): 250 ms doubling to 4 s,
+// each drawn from [d/2, d] by the path and the count, logged once per episode,
+// so that the deleting client gets through (the agent's rejoin waits too:
+// its latch node comes only after its record).
+void MemberRecord::OnDeleted(CoreIo& io) {
+  exists_ = false;
+  written_.reset();
+  constexpr Duration kDeletionsApart = std::chrono::seconds(5);
+  bool again = last_deleted_ && io.now() - *last_deleted_ < kDeletionsApart;
+  deletions_ = again ? deletions_ + 1 : 1;
+  last_deleted_ = io.now();
+  if (deletions_ == 1) {
     io.Log(LogAction::kWarning, "member record " + path_ + " was deleted; writing it again");
     if (!in_flight_) Write(io);
     return;
   }
+  int64_t full_us = int64_t{250000} << std::min(deletions_ - 2, 4);
+  uint64_t h = std::hash<std::string>{}(path_ + std::to_string(deletions_));
+  int64_t us = full_us / 2 + static_cast<int64_t>(h % static_cast<uint64_t>(full_us / 2 + 1));
+  if (deletions_ == 2) {
+    io.Log(LogAction::kWarning, "member record " + path_ +
+                                    " deleted again by another client; writing it again with backoff");
+  }
+  if (!in_flight_) retry_at_ = io.now() + std::chrono::microseconds(us);
+}
+
+void MemberRecord::OnWatch(CoreIo& io, const ZkWatchEvent& w) {
+  watching_ = false;
+  if (w.type == WatchEventType::kDeleted) return OnDeleted(io);
   // Changed (by this agent's own write, or someone else's): watch again and
   // check it still says what it should.
   watching_ = true;

@@ -59,6 +59,7 @@ class MemberRecord {
   void Write(CoreIo& io);
   void Create(CoreIo& io);
   void Retry(CoreIo& io, const std::string& why);
+  void OnDeleted(CoreIo& io);
 
   const std::string members_path_;
   const std::string path_;
@@ -74,6 +75,10 @@ class MemberRecord {
   int64_t blocked_by_ = 0;
   int64_t unresumed_session_ = 0;
   int failures_ = 0;
+  // Deletions by another client in a row (each within kDeletionsApart of the
+  // last): the first is rewritten at once, the next ones back off.
+  int deletions_ = 0;
+  std::optional<MonoTime> last_deleted_;
   std::string last_trouble_;  // logged once until it changes or passes
   std::optional<MonoTime> retry_at_;
 };

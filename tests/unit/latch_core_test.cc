@@ -1237,6 +1237,30 @@ TEST(MemberRecordTest, TheRecordCarriesTheUuidBeforeTheLatchNodeExistsAndComesBa
   EXPECT_EQ(c.RoleOf(0), Role::kActive);
 }
 
+// Deleted again and again (a recursive delete racing the agent): the record
+// is written again with backoff, so the deleting client gets through.
+TEST(MemberRecordTest, ARecordDeletedAgainAndAgainIsWrittenAgainWithBackoff) {
+  SimCluster c(1);
+  c.Start(0);
+  const std::string path = std::string(kMembers) + "/host0";
+  size_t from = c.agent(0).actions.size();
+  for (int step = 0; step < 500; ++step) {  // 5 s, a delete every 10 ms
+    if (c.zk().Exists(path)) c.zk().Delete(path);
+    c.Pump();
+    c.Advance(milliseconds(10));
+  }
+  int creates = 0;
+  for (size_t k = from; k < c.agent(0).actions.size(); ++k) {
+    auto* send = std::get_if<SendAction>(&c.agent(0).actions[k]);
+    creates += send != nullptr && send->request.kind == ZkRequestKind::kCreate && send->request.path == path;
+  }
+  // At once, then 125-250 ms doubling to 2-4 s: under 10 in 5 s (without the backoff: ~500).
+  EXPECT_LE(creates, 10);
+  EXPECT_GE(creates, 3);
+  c.Advance(seconds(5));
+  EXPECT_NE(c.zk().Get(path), nullptr) << "the record is back once the deletes stop";
+}
+
 TEST(ServerBindingTest, AnUnhealthyAgentLeavesTheLatchAndRejoinsAtTheBackWhenHealthy) {
   SimCluster c(3);
   for (int i = 0; i < 3; ++i) c.Start(i);
