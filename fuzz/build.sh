@@ -33,13 +33,16 @@ http_src="$root/lib/io/http_parser.cc"
 
 # Library objects, instrumented for coverage; rebuilt when the source, any
 # library header or this script is newer.
-newest_header=$(ls -t "$root"/lib/*/*.h "$0" | head -n 1)
+newest_header=$(ls -t "$root"/lib/*/*.h "$root"/tests/sim/*.h "$0" | head -n 1)
 objs=""
 # Every file of lib/core and lib/util (no I/O, no ZooKeeper client), and the parsers.
 lib_srcs=$(cd "$root" && ls lib/core/*.cc lib/util/*.cc)
+# The simulated ZooKeeper (tests/sim) for fuzz_core; not the whole-agent
+# simulation (sim_agents.cc needs lib/agent and the metrics).
+sim_srcs=$(cd "$root" && ls tests/sim/*.cc | grep -v sim_agents)
 for src in lib/api/protocol.cc lib/api/agent_config.cc lib/api/atlas_properties.cc \
            lib/api/zk_security_config.cc lib/zk/zk_security.cc \
-           lib/zk/acl.cc lib/zk/zk_types.cc $lib_srcs "$http_src"; do
+           lib/zk/acl.cc lib/zk/zk_types.cc $lib_srcs $sim_srcs "$http_src"; do
   case "$src" in /*) path="$src" ;; *) path="$root/$src" ;; esac
   obj="$out/obj/$(basename "$src" .cc).o"
   if [ ! -f "$obj" ] || [ "$path" -nt "$obj" ] || [ "$newest_header" -nt "$obj" ]; then

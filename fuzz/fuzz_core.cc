@@ -1,20 +1,12 @@
 // Fuzzes the election core, LatchCore (lib/core/latch_core.h), the way the
-// agent drives it: events decoded from the input, in increasing time.
-//
-// The harness is a small simulated ZooKeeper. Requests the core emits are
-// answered (in any order) either as that ZooKeeper would — nodes, sequence
-// numbers, owners, versions, NONODE/NODEEXISTS/BADVERSION — or with any code,
-// data, stat or children the input chooses. Other events: session up (same or
-// new session, negotiated timeout), connection loss, expiry (the session's
-// ephemeral nodes go), watches (fired by the simulated ZooKeeper or made up),
-// other participants joining and nodes vanishing (sometimes with the handover
-// mark of a graceful step-down), ticks (sometimes exactly at
-// NextDeadline, as the agent's timer does), stop, yield, ack, hook results.
-//
-// One rule keeps the simulated world honest: a ZooKeeper server answers
-// (OK or a definite error) only requests of the live session while
-// connected; requests of a dead session get CONNECTIONLOSS, SESSIONEXPIRED,
-// CLOSING, INVALIDSTATE or OPERATIONTIMEOUT.
+// agent drives it, against the simulated ZooKeeper ensemble (tests/sim/sim_zk.h):
+// the input seeds SimZk and chooses the steps — time passing (the core's
+// timers run at NextDeadline, as the agent's timer does), partitions,
+// connection resets, session expiry, ZooKeeper server kills and restarts,
+// lagging followers, injected error answers and connection losses (applied
+// or not), other participants joining and nodes vanishing (sometimes with
+// the handover mark of a graceful step-down), stop, yield, ack, hook
+// results, and watches or results nobody asked for.
 //
 // Invariants checked after every event, for any input:
 //  * lease: the harness keeps its own lease end, by the rule of
@@ -23,30 +15,27 @@
 //    and the announced role are claims only before it, and RoleAt at that
 //    lease end (or anywhere, without a lease) is never a claim;
 //  * roles: every RoleChangeAction starts at the previously announced role
-//    and follows an allowed edge (PASSIVE->BECOMING_ACTIVE->ACTIVE->
-//    BECOMING_PASSIVE->PASSIVE, BECOMING_PASSIVE->BECOMING_ACTIVE,
-//    BECOMING_ACTIVE->BECOMING_PASSIVE); RoleAt(now) is the announced role
-//    or, for a lapsed claim, BECOMING_PASSIVE; StatusAt agrees with RoleAt;
+//    and follows an allowed edge; RoleAt(now) is the announced role or, for
+//    a lapsed claim, BECOMING_PASSIVE; StatusAt agrees with RoleAt;
 //  * no claim after a stop, an expiry or a new session is handled;
 //  * no busy loop: after a Tick handled at t, NextDeadline() is after t;
+//  * SimZk's own checks: the run quiesces and stays under the request rate;
 //  * no crash, no undefined behaviour, no leak (ASan/UBSan/LSan).
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
 #include "lib/core/latch_core.h"
+#include "tests/sim/sim_zk.h"
 
 namespace {
 
@@ -55,24 +44,6 @@ using std::chrono::milliseconds;
 
 constexpr int kMaxSteps = 2000;
 constexpr int64_t kForeignSessionBase = 0x7000000000;
-
-struct Sent {
-  ZkRequest req;
-  int64_t session;  // the session the core had when it sent the request
-  MonoTime sent;
-};
-
-struct Node {
-  int64_t owner;
-  int64_t czxid;
-  std::string data;
-};
-
-struct AsiNode {
-  int64_t owner;
-  int32_t version;
-  std::string data;
-};
 
 bool AllowedEdge(Role from, Role to) {
   switch (from) {
@@ -86,47 +57,61 @@ bool AllowedEdge(Role from, Role to) {
 
 std::string RoleText(Role r) { return std::string(RoleName(r)); }
 
-std::string Seq10(int64_t n) {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%010lld", static_cast<long long>(n % 10000000000LL));
-  return buf;
-}
 
 long long Ms(MonoTime t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
+sim::SimZkOptions ZkOptions(FuzzedDataProvider& in) {
+  sim::SimZkOptions o;
+  o.seed = in.ConsumeIntegral<uint64_t>();
+  o.servers = in.ConsumeIntegralInRange<int>(1, 3);
+  o.on_failure = [](const std::string& what) { FUZZ_CHECK(false, "SimZk: " + what); };
+  return o;
+}
+
+struct Sent {
+  ZkRequest req;
+  int64_t session;  // the session the core had when it sent the request
+  MonoTime sent;
+};
+
 class Harness {
  public:
-  explicit Harness(FuzzedDataProvider& in) : in_(in), core_(MakeConfig(in)) {
+  explicit Harness(FuzzedDataProvider& in) : in_(in), zk_(ZkOptions(in)), core_(MakeConfig(in)) {
     latch_path_ = LatchPath(core_.config().zk_root);
-    asi_path_ = ActiveServerInfoPath(core_.config().zk_root);
     margin_ = core_.config().lease_margin;
-    // Which persistent nodes exist already (the latch path, or none of it).
-    if (in_.ConsumeBool()) {
-      for (const auto& p : PathPrefixes(latch_path_)) persistent_.insert(p);
+    if (in_.ConsumeBool()) {  // the latch path exists already
+      for (const auto& p : PathPrefixes(latch_path_)) zk_.Create(p, "");
     }
+    static const int kTimeouts[] = {4000, 2000, 10000, 20000, 600, 60000};
+    sim::SimClientOptions client;
+    client.name = "fz";
+    client.session_timeout = milliseconds(kTimeouts[in_.ConsumeIntegralInRange<int>(0, 5)]);
+    client.latency.jitter = milliseconds(in_.ConsumeIntegralInRange<int>(0, 40));
+    client_ = zk_.AddClient(client, [this](const sim::ClientEvent& e) { OnZk(e); });
+    zk_.Open(client_);
   }
 
   void Run() {
     for (int step = 0; step < kMaxSteps && in_.remaining_bytes() > 0 && !finished_; ++step) {
-      AdvanceTime();
-      switch (in_.ConsumeIntegralInRange<int>(0, 18)) {
-        case 0: SessionUp(); break;
-        case 1: connected_ = false, Feed(SessionDownEvent{}); break;
-        case 2: Expire(); break;
-        case 3: case 4: case 5: case 6: case 7: AnswerOne(); break;
-        case 8: Feed(TickEvent{}); break;
-        case 9: TickAtDeadline(); break;
-        case 10: Stop(); break;
-        case 11: Feed(YieldEvent{}); break;
-        case 12: Ack(); break;
-        case 13: HookDone(); break;
-        case 14: ForeignJoin(); break;
-        case 15: DeleteNode(); break;
-        case 16: case 17: Watch(); break;
-        case 18: StrayResult(); break;
+      switch (in_.ConsumeIntegralInRange<int>(0, 15)) {
+        case 0: case 1: case 2: AdvanceTime(); break;
+        case 3: zk_.SetPartitioned(client_, !zk_.partitioned(client_)); break;
+        case 4: zk_.ResetConnection(client_); break;
+        case 5: zk_.Expire(zk_.session(client_)); break;
+        case 6: Server(); break;
+        case 7: Fault(); break;
+        case 8: Stop(); break;
+        case 9: Feed(YieldEvent{}); break;
+        case 10: Ack(); break;
+        case 11: HookDone(); break;
+        case 12: ForeignJoin(); break;
+        case 13: DeleteNode(); break;
+        case 14: MadeUpWatch(); break;
+        case 15: StrayResult(); break;
       }
+      if (zk_.failure()) return;
     }
   }
 
@@ -154,13 +139,15 @@ class Harness {
   // ---- Driving the core ------------------------------------------------------
 
   void Feed(const Event& e) {
-    MonoTime t = now_;
+    if (finished_) return;
+    MonoTime t = zk_.now();
     bool tick = std::holds_alternative<TickEvent>(e);
     std::vector<Action> actions = core_.Handle(e, t);
     if (Trace()) TraceStep(e, actions, t);
     for (const Action& a : actions) {
       if (const auto* s = std::get_if<SendAction>(&a)) {
-        sent_.push_back(Sent{s->request, session_, t});
+        sent_[s->request.id] = Sent{s->request, session_, t};
+        zk_.Submit(client_, s->request);
       } else if (const auto* rc = std::get_if<RoleChangeAction>(&a)) {
         FUZZ_CHECK(rc->from == announced_, "role change from " + RoleText(rc->from) +
                                                " but the last announced role is " +
@@ -171,11 +158,66 @@ class Harness {
         announced_ = rc->to;
       } else if (std::holds_alternative<FinishedAction>(a)) {
         finished_ = true;
+        zk_.Close(client_);
       } else if (std::holds_alternative<ReopenSessionAction>(a)) {
-        KillSession();
+        lease_end_.reset();
+        zk_.Open(client_);
       }
     }
     Check(t, tick);
+  }
+
+  void OnZk(const sim::ClientEvent& e) {
+    if (const auto* s = std::get_if<sim::SessionChange>(&e)) {
+      if (s->event == ZkSessionEvent::kConnected) {
+        const bool fresh = s->info.session_id != session_;
+        if (fresh) {
+          session_ = s->info.session_id;
+          timeout_ = s->info.negotiated_timeout;
+          lease_end_.reset();
+        }
+        Feed(SessionUpEvent{s->info.session_id, s->info.negotiated_timeout});
+        if (fresh) {
+          no_claim_ = stopped_;
+          FUZZ_CHECK(!IsClaim(announced_), "a claim right after a new session");
+        }
+      } else if (s->event == ZkSessionEvent::kConnecting) {
+        Feed(SessionDownEvent{});
+      } else {
+        lease_end_.reset();
+        Feed(SessionExpiredEvent{});
+        FUZZ_CHECK(!IsClaim(announced_), "a claim after the session expired");
+      }
+    } else if (const auto* r = std::get_if<ZkResult>(&e)) {
+      auto it = sent_.find(r->id);
+      if (it != sent_.end()) {
+        const Sent& s = it->second;
+        if (s.session == session_ && IsWrite(s.req.kind) && IsServerAnswer(r->code)) {
+          MonoTime end = s.sent + std::chrono::duration_cast<Duration>(timeout_ * (1.0 - margin_));
+          if (!lease_end_ || end > *lease_end_) lease_end_ = end;
+        }
+        if (answered_.size() < 256) answered_.push_back(r->id);
+        sent_.erase(it);
+      }
+      Feed(ResultEvent{*r});
+    } else if (const auto* w = std::get_if<ZkWatchEvent>(&e)) {
+      Feed(WatchEvent{*w});
+    }
+  }
+
+  sim::SimZk::Host Timers() {
+    sim::SimZk::Host host;
+    host.next_deadline = [this]() -> std::optional<MonoTime> {
+      return finished_ ? std::nullopt : core_.NextDeadline();
+    };
+    host.fire = [this](MonoTime) { Feed(TickEvent{}); };
+    return host;
+  }
+
+  void AdvanceTime() {
+    static const int kSpans[] = {5, 50, 1000, 30000};
+    Duration d = milliseconds(in_.ConsumeIntegralInRange<int>(0, kSpans[in_.ConsumeIntegralInRange<int>(0, 3)]));
+    zk_.Run(zk_.now() + d, Timers());
   }
 
   // LATCHD_FUZZ_TRACE=1 prints every event and the actions it caused (to
@@ -258,65 +300,6 @@ class Harness {
     }
   }
 
-  void AdvanceTime() {
-    switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
-      case 0: break;
-      case 1: now_ += milliseconds(in_.ConsumeIntegralInRange<int>(0, 20)); break;
-      case 2: now_ += milliseconds(in_.ConsumeIntegralInRange<int>(0, 1000)); break;
-      case 3: now_ += milliseconds(in_.ConsumeIntegralInRange<int>(0, 30000)); break;
-    }
-  }
-
-  void TickAtDeadline() {
-    std::optional<MonoTime> next = core_.NextDeadline();
-    if (next && *next > now_) now_ = *next;
-    Feed(TickEvent{});
-  }
-
-  // ---- Sessions ----------------------------------------------------------------
-
-  void SessionUp() {
-    bool fresh = session_ == 0 || session_dead_ || in_.ConsumeIntegralInRange<int>(0, 15) == 0;
-    if (fresh) {
-      // A new session while the old one was not known dead: the old one's
-      // nodes stay until they are deleted (it has not expired on the server yet).
-      if (session_ != 0 && !session_dead_) KillSession(/*remove_nodes=*/false);
-      session_ = next_session_++;
-      session_dead_ = false;
-      static const int kTimeouts[] = {4000, 2000, 10000, 20000, 40000, 600, 60000};
-      timeout_ = milliseconds(kTimeouts[in_.ConsumeIntegralInRange<int>(0, 6)]);
-      lease_end_.reset();
-    }
-    connected_ = true;
-    Feed(SessionUpEvent{session_, timeout_});
-    if (fresh) {
-      no_claim_ = stopped_;
-      FUZZ_CHECK(!IsClaim(announced_), "a claim right after a new session");
-    }
-  }
-
-  // The live session is gone: its ephemeral nodes and watches with it.
-  void KillSession(bool remove_nodes = true) {
-    connected_ = false;
-    if (session_dead_ || session_ == 0) return;
-    session_dead_ = true;
-    lease_end_.reset();
-    watched_.clear();
-    queued_watches_.clear();
-    if (!remove_nodes) return;
-    for (auto it = nodes_.begin(); it != nodes_.end();) {
-      it = it->second.owner == session_ ? nodes_.erase(it) : std::next(it);
-    }
-    if (asi_ && asi_->owner == session_) asi_.reset();
-  }
-
-  void Expire() {
-    if (session_ == 0) return;
-    KillSession();
-    Feed(SessionExpiredEvent{});
-    FUZZ_CHECK(!IsClaim(announced_), "a claim after the session expired");
-  }
-
   void Stop() {
     stopped_ = true;
     Feed(StopEvent{});
@@ -324,177 +307,30 @@ class Harness {
     FUZZ_CHECK(!IsClaim(announced_), "a claim after stop");
   }
 
-  // ---- Answers -----------------------------------------------------------------
+  // ---- The ensemble --------------------------------------------------------------
 
-  void AnswerOne() {
-    if (sent_.empty()) return;
-    size_t i = in_.ConsumeIntegralInRange<size_t>(0, sent_.size() - 1);
-    Sent s = sent_[i];
-    sent_.erase(sent_.begin() + static_cast<long>(i));
-    if (answered_.size() < 256) answered_.push_back(s.req.id);
-    bool live = !session_dead_ && s.session == session_;
-    bool server = live && connected_;
-    ZkResult r = server ? ServerAnswer(s.req) : DeadAnswer();
-    r.id = s.req.id;
-    // A create whose outcome is unknown to the client may have landed anyway
-    // (CURATOR-498): the node exists, owned by the live session.
-    if (live && (r.code == ZkCode::kConnectionLoss || r.code == ZkCode::kOperationTimeout) &&
-        s.req.kind == ZkRequestKind::kCreate && s.req.mode == CreateMode::kEphemeralSequential &&
-        persistent_.count(latch_path_) && in_.ConsumeBool()) {
-      nodes_[std::string(BaseName(s.req.path)) + Seq10(next_seq_++)] =
-          Node{session_, next_zxid_++, s.req.data};
+  void Server() {
+    const int s = in_.ConsumeIntegralInRange<int>(0, zk_.options().servers - 1);
+    switch (in_.ConsumeIntegralInRange<int>(0, 2)) {
+      case 0: zk_.KillServer(s); break;
+      case 1: zk_.RestartServer(s); break;
+      case 2: zk_.SetCommitLag(s, milliseconds(in_.ConsumeIntegralInRange<int>(0, 5000))); break;
     }
-    if (server && IsWrite(s.req.kind) && IsServerAnswer(r.code)) {
-      MonoTime end = s.sent + std::chrono::duration_cast<Duration>(timeout_ * (1.0 - margin_));
-      if (!lease_end_ || end > *lease_end_) lease_end_ = end;
-    }
-    Feed(ResultEvent{std::move(r)});
   }
 
-  ZkResult DeadAnswer() {
-    static const ZkCode kCodes[] = {ZkCode::kConnectionLoss, ZkCode::kSessionExpired,
-                                    ZkCode::kClosing, ZkCode::kInvalidState,
-                                    ZkCode::kOperationTimeout};
-    ZkResult r;
-    r.code = kCodes[in_.ConsumeIntegralInRange<int>(0, 4)];
-    return r;
-  }
-
-  // What a ZooKeeper server would answer, or (sometimes) anything it can say.
-  ZkResult ServerAnswer(const ZkRequest& q) {
-    int mode = in_.ConsumeIntegralInRange<int>(0, 15);
-    if (mode >= 11) return ArbitraryAnswer(mode == 15);
-    ZkResult r;
-    r.code = ZkCode::kOk;
-    std::string base(BaseName(q.path));
-    bool latch_child = q.path.size() > latch_path_.size() + 1 &&
-                       q.path.compare(0, latch_path_.size() + 1, latch_path_ + "/") == 0 &&
-                       q.path.find('/', latch_path_.size() + 1) == std::string::npos;
-    switch (q.kind) {
-      case ZkRequestKind::kCreate: {
-        std::string parent = q.path.substr(0, q.path.rfind('/'));
-        if (!parent.empty() && !persistent_.count(parent)) {
-          r.code = ZkCode::kNoNode;
-        } else if (q.mode == CreateMode::kEphemeralSequential && latch_child) {
-          std::string name = base + Seq10(next_seq_++);
-          nodes_[name] = Node{session_, next_zxid_, q.data};
-          r.created_path = latch_path_ + "/" + name;
-          r.stat.czxid = next_zxid_++;
-          r.stat.ephemeral_owner = session_;
-          FireWatch(latch_path_, WatchEventType::kChildrenChanged);
-        } else if (q.path == asi_path_) {
-          if (asi_) {
-            r.code = ZkCode::kNodeExists;
-          } else {
-            asi_ = AsiNode{session_, 0, q.data};
-            r.created_path = q.path;
-            r.stat.czxid = next_zxid_++;
-            r.stat.ephemeral_owner = session_;
-            FireWatch(asi_path_, WatchEventType::kCreated);
-          }
-        } else if (persistent_.count(q.path) || nodes_.count(base)) {
-          r.code = ZkCode::kNodeExists;
-        } else {
-          persistent_.insert(q.path);
-          r.created_path = q.path;
-        }
-        break;
-      }
-      case ZkRequestKind::kDelete:
-        if (q.path == asi_path_) {
-          if (!asi_) {
-            r.code = ZkCode::kNoNode;
-          } else if (q.version != -1 && q.version != asi_->version) {
-            r.code = ZkCode::kBadVersion;
-          } else {
-            asi_.reset();
-            FireWatch(asi_path_, WatchEventType::kDeleted);
-          }
-        } else if (latch_child && nodes_.erase(base)) {
-          FireWatch(q.path, WatchEventType::kDeleted);
-        } else {
-          r.code = ZkCode::kNoNode;
-        }
-        if (r.code == ZkCode::kOk && q.mark_path == latch_path_) mark_ = q.mark_data;
-        break;
-      case ZkRequestKind::kGetData:
-        if (q.path == latch_path_ && persistent_.count(latch_path_)) {
-          r.data = mark_;  // the handover mark
-        } else if (q.path == asi_path_ && asi_) {
-          r.data = asi_->data;
-          r.stat.version = asi_->version;
-          r.stat.ephemeral_owner = asi_->owner;
-        } else if (latch_child && nodes_.count(base)) {
-          const Node& n = nodes_[base];
-          r.data = n.data;
-          r.stat.czxid = n.czxid;
-          r.stat.ephemeral_owner = n.owner;
-        } else {
-          r.code = ZkCode::kNoNode;
-        }
-        if (q.watch && (r.code == ZkCode::kOk || q.path == asi_path_)) watched_.insert(q.path);
-        break;
-      case ZkRequestKind::kGetChildren:
-        if (q.path != latch_path_ || !persistent_.count(latch_path_)) {
-          r.code = ZkCode::kNoNode;
-          break;
-        }
-        for (const auto& [name, n] : nodes_) r.children.push_back(name);
-        if (in_.ConsumeIntegralInRange<int>(0, 7) == 0) r.children.push_back(in_.ConsumeRandomLengthString(48));
-        if (!r.children.empty()) {
-          std::rotate(r.children.begin(),
-                      r.children.begin() + in_.ConsumeIntegralInRange<size_t>(0, r.children.size() - 1),
-                      r.children.end());
-        }
-        break;
-      case ZkRequestKind::kCheck:
-        if (!(latch_child && nodes_.count(base))) r.code = ZkCode::kNoNode;
-        break;
-      case ZkRequestKind::kSync:  // one server: always up to date
-        break;
-      case ZkRequestKind::kSetData:
-        if (q.path != asi_path_ || !asi_) {
-          r.code = ZkCode::kNoNode;
-        } else if (q.version != -1 && q.version != asi_->version) {
-          r.code = ZkCode::kBadVersion;
-        } else {
-          asi_->data = q.data;
-          r.stat.version = ++asi_->version;
-          r.stat.ephemeral_owner = asi_->owner;
-          FireWatch(asi_path_, WatchEventType::kDataChanged);
-        }
-        break;
-    }
-    return r;
-  }
-
-  ZkResult ArbitraryAnswer(bool wild) {
-    static const ZkCode kCodes[] = {ZkCode::kOk, ZkCode::kNoNode, ZkCode::kNodeExists,
-                                    ZkCode::kBadVersion, ZkCode::kNotEmpty, ZkCode::kNoAuth,
-                                    ZkCode::kBadArguments, ZkCode::kConnectionLoss,
-                                    ZkCode::kOperationTimeout, ZkCode::kOther};
-    ZkResult r;
-    r.code = kCodes[in_.ConsumeIntegralInRange<int>(0, 9)];
-    if (!wild) return r;
-    r.data = in_.ConsumeRandomLengthString(32);
-    r.stat.czxid = in_.ConsumeIntegral<int64_t>();
-    r.stat.ephemeral_owner = in_.ConsumeBool() ? session_ : in_.ConsumeIntegral<int64_t>();
-    r.stat.version = in_.ConsumeIntegral<int32_t>();
-    r.created_path = latch_path_ + "/" + in_.ConsumeRandomLengthString(48);
-    int n = in_.ConsumeIntegralInRange<int>(0, 4);
-    for (int i = 0; i < n; ++i) r.children.push_back(in_.ConsumeRandomLengthString(48));
-    return r;
-  }
-
-  // A result nobody asked for (an unknown or already answered id).
-  // (Never the id of a request still waiting: that would be an answer the
-  // harness did not account for.)
-  void StrayResult() {
-    ZkResult r = ArbitraryAnswer(true);
-    r.id = answered_.empty() || in_.ConsumeBool()
-               ? (in_.ConsumeBool() ? 0 : uint64_t{1} << 62)
-               : answered_[in_.ConsumeIntegralInRange<size_t>(0, answered_.size() - 1)];
-    Feed(ResultEvent{std::move(r)});
+  void Fault() {
+    static const ZkCode kCodes[] = {ZkCode::kNoAuth,     ZkCode::kInvalidAcl, ZkCode::kBadVersion,
+                                    ZkCode::kNoNode,     ZkCode::kNodeExists, ZkCode::kSessionMoved,
+                                    ZkCode::kNotEmpty,   ZkCode::kOther};
+    sim::FaultRule rule;
+    int kind = in_.ConsumeIntegralInRange<int>(0, 2);
+    rule.kind = kind == 0 ? sim::FaultKind::kAnswer
+                          : kind == 1 ? sim::FaultKind::kLossApplied : sim::FaultKind::kLossNotApplied;
+    rule.code = kCodes[in_.ConsumeIntegralInRange<int>(0, 7)];
+    if (in_.ConsumeBool()) rule.request = static_cast<ZkRequestKind>(in_.ConsumeIntegralInRange<int>(0, 6));
+    if (in_.ConsumeBool()) rule.path_prefix = in_.ConsumeBool() ? latch_path_ : ActiveServerInfoPath(core_.config().zk_root);
+    rule.remaining = in_.ConsumeIntegralInRange<int>(1, 4);
+    zk_.AddFault(rule);
   }
 
   // ---- Other participants and watches ---------------------------------------------
@@ -502,78 +338,77 @@ class Harness {
   void ForeignJoin() {
     char uuid[40];
     std::snprintf(uuid, sizeof(uuid), "f0000000-0000-4000-8000-%012llx",
-                  static_cast<unsigned long long>(next_seq_));
-    std::string name = LatchNodePrefix(uuid) + Seq10(next_seq_++);
-    nodes_[name] = Node{kForeignSessionBase + in_.ConsumeIntegralInRange<int>(0, 3), next_zxid_++,
-                        "other" + std::to_string(in_.ConsumeIntegralInRange<int>(0, 3))};
-    FireWatch(latch_path_, WatchEventType::kChildrenChanged);
+                  static_cast<unsigned long long>(++foreign_));
+    const sim::SimNode* parent = zk_.Get(latch_path_);
+    if (parent == nullptr) return;
+    char seq[16];
+    std::snprintf(seq, sizeof seq, "%010d", parent->cversion);
+    zk_.Create(latch_path_ + "/" + LatchNodePrefix(uuid) + seq,
+               "other" + std::to_string(in_.ConsumeIntegralInRange<int>(0, 3)),
+               kForeignSessionBase + in_.ConsumeIntegralInRange<int>(0, 3));
   }
 
   // A node vanishes: another participant leaves or expires, or an operator
-  // deletes one (the core's own node included).
+  // deletes one (the core's own node included), the address, or the whole latch.
   void DeleteNode() {
     int what = in_.ConsumeIntegralInRange<int>(0, 5);
     if (what == 5) {
-      if (asi_) {
-        asi_.reset();
-        FireWatch(asi_path_, WatchEventType::kDeleted);
-      }
+      zk_.Delete(ActiveServerInfoPath(core_.config().zk_root));
       return;
     }
     if (what == 4) {  // an operator deletes the whole latch (CURATOR-724)
-      for (const auto& [name, n] : nodes_) FireWatch(latch_path_ + "/" + name, WatchEventType::kDeleted);
-      nodes_.clear();
-      persistent_.erase(latch_path_);
-      mark_.clear();
+      zk_.Delete(latch_path_);
       return;
     }
-    if (nodes_.empty()) return;
-    auto it = nodes_.begin();
-    std::advance(it, in_.ConsumeIntegralInRange<size_t>(0, nodes_.size() - 1));
-    std::string path = latch_path_ + "/" + it->first;
+    std::vector<std::string> children = zk_.Children(latch_path_);
+    if (children.empty()) return;
+    std::string name = children[in_.ConsumeIntegralInRange<size_t>(0, children.size() - 1)];
+    zk_.Delete(latch_path_ + "/" + name);
     // Sometimes another participant's graceful step-down, which leaves the
     // handover mark with the delete.
-    if (it->second.owner != session_ && in_.ConsumeBool()) mark_ = it->first;
-    nodes_.erase(it);
-    FireWatch(path, WatchEventType::kDeleted);
+    if (in_.ConsumeBool()) zk_.SetData(latch_path_, name);
   }
 
-  void FireWatch(const std::string& path, WatchEventType type) {
-    if (watched_.erase(path)) queued_watches_.push_back(ZkWatchEvent{type, path});
-  }
-
-  void Watch() {
-    if (!queued_watches_.empty() && in_.ConsumeIntegralInRange<int>(0, 3) != 0) {
-      if (!connected_) return;  // delivered once reconnected
-      ZkWatchEvent w = queued_watches_.front();
-      queued_watches_.erase(queued_watches_.begin());
-      Feed(WatchEvent{w});
-      return;
-    }
-    // A made-up watch on some relevant path.
+  void MadeUpWatch() {
     static const WatchEventType kTypes[] = {WatchEventType::kCreated, WatchEventType::kDeleted,
                                             WatchEventType::kDataChanged,
                                             WatchEventType::kChildrenChanged,
                                             WatchEventType::kNotWatching};
     ZkWatchEvent w;
     w.type = kTypes[in_.ConsumeIntegralInRange<int>(0, 4)];
+    std::vector<std::string> children = zk_.Children(latch_path_);
     int which = in_.ConsumeIntegralInRange<int>(0, 3);
-    if (which == 0 || nodes_.empty()) {
-      w.path = which == 1 ? latch_path_ : asi_path_;
+    if (which == 0 || children.empty()) {
+      w.path = which == 1 ? latch_path_ : ActiveServerInfoPath(core_.config().zk_root);
     } else if (which == 3) {
       w.path = in_.ConsumeRandomLengthString(48);
     } else {
-      auto it = nodes_.begin();
-      std::advance(it, in_.ConsumeIntegralInRange<size_t>(0, nodes_.size() - 1));
-      w.path = latch_path_ + "/" + it->first;
+      w.path = latch_path_ + "/" + children[in_.ConsumeIntegralInRange<size_t>(0, children.size() - 1)];
     }
     Feed(WatchEvent{w});
+  }
+
+  // A result nobody asked for (an unknown or already answered id; never the
+  // id of a request still waiting).
+  void StrayResult() {
+    static const ZkCode kCodes[] = {ZkCode::kOk, ZkCode::kNoNode, ZkCode::kNodeExists,
+                                    ZkCode::kBadVersion, ZkCode::kNoAuth, ZkCode::kConnectionLoss};
+    ZkResult r;
+    r.code = kCodes[in_.ConsumeIntegralInRange<int>(0, 5)];
+    r.data = in_.ConsumeRandomLengthString(32);
+    r.stat.czxid = in_.ConsumeIntegral<int64_t>();
+    r.stat.ephemeral_owner = in_.ConsumeBool() ? session_ : in_.ConsumeIntegral<int64_t>();
+    r.created_path = latch_path_ + "/" + in_.ConsumeRandomLengthString(48);
+    r.id = answered_.empty() || in_.ConsumeBool()
+               ? (in_.ConsumeBool() ? 0 : uint64_t{1} << 62)
+               : answered_[in_.ConsumeIntegralInRange<size_t>(0, answered_.size() - 1)];
+    Feed(ResultEvent{std::move(r)});
   }
 
   // ---- Activation gates ------------------------------------------------------------
 
   void Ack() {
-    int64_t epoch = in_.ConsumeBool() ? core_.StatusAt(now_).epoch : in_.ConsumeIntegral<int64_t>();
+    int64_t epoch = in_.ConsumeBool() ? core_.StatusAt(zk_.now()).epoch : in_.ConsumeIntegral<int64_t>();
     Feed(AckEvent{epoch});
   }
 
@@ -582,36 +417,25 @@ class Harness {
     e.role = in_.ConsumeIntegralInRange<int>(0, 3) != 0
                  ? Role::kBecomingActive
                  : kAllRoles[in_.ConsumeIntegralInRange<int>(0, 3)];
-    e.epoch = in_.ConsumeBool() ? core_.StatusAt(now_).epoch : in_.ConsumeIntegral<int64_t>();
+    e.epoch = in_.ConsumeBool() ? core_.StatusAt(zk_.now()).epoch : in_.ConsumeIntegral<int64_t>();
     e.ok = in_.ConsumeIntegralInRange<int>(0, 3) != 0;
     e.detail = "fuzz";
     Feed(e);
   }
 
   FuzzedDataProvider& in_;
+  sim::SimZk zk_;
   LatchCore core_;
+  int client_ = 0;
   std::string latch_path_;
-  std::string asi_path_;
   double margin_ = 0.25;
 
-  MonoTime now_{std::chrono::seconds(1000)};
   int64_t session_ = 0;  // the last session announced to the core
-  bool session_dead_ = false;
-  bool connected_ = false;
-  int64_t next_session_ = 0x100000001;
   Duration timeout_ = milliseconds(4000);
   std::optional<MonoTime> lease_end_;  // the model's lease
-  std::vector<Sent> sent_;
+  std::map<uint64_t, Sent> sent_;
   std::vector<uint64_t> answered_;  // ids already answered (for stray results)
-
-  std::set<std::string> persistent_;
-  std::map<std::string, Node> nodes_;  // latch children by name
-  std::string mark_;                   // data of the latch node: the handover mark
-  std::optional<AsiNode> asi_;
-  int64_t next_seq_ = 0;
-  int64_t next_zxid_ = 0x100000000;
-  std::set<std::string> watched_;
-  std::vector<ZkWatchEvent> queued_watches_;
+  uint64_t foreign_ = 0;
 
   Role announced_ = Role::kPassive;
   bool stopped_ = false;

@@ -7,8 +7,14 @@ constexpr Duration kLostProbe = std::chrono::seconds(1);
 
 ServerHealth::ServerHealth(ServerHealthConfig config, MonoTime now)
     : config_(std::move(config)), healthy_(!config_.binding()), since_(now) {
-  if (!config_.health_url.empty()) probes_.push_back(Probe{ProbeKind::kHttp, config_.health_url});
-  if (!config_.health_exec.empty()) probes_.push_back(Probe{ProbeKind::kExec, config_.health_exec});
+  auto add = [this](ProbeKind kind, const std::string& target) {
+    Probe p;
+    p.kind = kind;
+    p.target = target;
+    probes_.push_back(std::move(p));
+  };
+  if (!config_.health_url.empty()) add(ProbeKind::kHttp, config_.health_url);
+  if (!config_.health_exec.empty()) add(ProbeKind::kExec, config_.health_exec);
   for (Probe& p : probes_) p.next = now;
   reason_ = config_.binding() ? "not yet known" : "no server binding configured";
   Evaluate(now);

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "tests/unit/fake_zk.h"
 #include "tests/unit/sim_cluster.h"
 
 namespace latchd {
@@ -652,29 +653,26 @@ TEST(ResumeTest, ARestartedAgentTakesBackItsNodeAndEpoch) {
   ASSERT_EQ(before.role, Role::kActive);
   int64_t session = c.agent(0).session;
   c.Crash(0);  // the process dies; its session lives on in ZooKeeper
+  c.Advance(std::chrono::milliseconds(500));
   // A new process with the recorded session and node.
-  LatchConfig cfg = c.agent(0).core->config();
-  cfg.resume_session = session;
-  cfg.resume_node = before.own_node;
-  LatchCore core(cfg);
-  MonoTime now = c.now() + std::chrono::milliseconds(500);
-  std::vector<Action> pending = core.Handle(SessionUpEvent{session, c.timeout()}, now);
-  for (int round = 0; round < 20 && !pending.empty(); ++round) {
-    std::vector<Action> next;
-    for (auto& a : pending) {
-      if (auto* send = std::get_if<SendAction>(&a)) {
-        EXPECT_FALSE(send->request.kind == ZkRequestKind::kCreate &&
-                     send->request.path.rfind(kLatch, 0) == 0)
-            << "no new latch node: " << send->request.path;
-        auto more = core.Handle(ResultEvent{c.zk().Apply(session, send->request, now)}, now);
-        next.insert(next.end(), more.begin(), more.end());
-      }
+  c.configure = [&](int i, LatchConfig& cfg) {
+    if (i != 0) return;
+    cfg.resume_session = session;
+    cfg.resume_node = before.own_node;
+  };
+  c.Start(0);
+  EXPECT_EQ(c.agent(0).session, session) << "the session was resumed";
+  for (const auto& a : c.agent(0).actions) {
+    if (auto* send = std::get_if<SendAction>(&a)) {
+      EXPECT_FALSE(send->request.kind == ZkRequestKind::kCreate &&
+                   send->request.path.rfind(kLatch, 0) == 0)
+          << "no new latch node: " << send->request.path;
     }
-    pending = std::move(next);
   }
-  EXPECT_EQ(core.RoleAt(now), Role::kActive);
-  EXPECT_EQ(core.StatusAt(now).epoch, before.epoch);
+  EXPECT_EQ(c.RoleOf(0), Role::kActive);
+  EXPECT_EQ(c.agent(0).core->StatusAt(c.now()).epoch, before.epoch);
   EXPECT_EQ(c.zk().Children(kLatch).size(), 2u);
+  EXPECT_EQ(c.max_claims(), 1);
 }
 
 TEST(ResumeTest, AnExpiredRecordedSessionJoinsAnew) {
@@ -685,7 +683,7 @@ TEST(ResumeTest, AnExpiredRecordedSessionJoinsAnew) {
   cfg.resume_session = 0x9999;  // long gone
   cfg.resume_node = "_c_33333333-3333-4333-8333-333333333333-latch-0000000007";
   LatchCore core(cfg);
-  int64_t fresh = c.zk().NewSession(std::chrono::seconds(10), c.now());
+  const int64_t fresh = 0x5555;  // not the recorded one
   auto actions = core.Handle(SessionUpEvent{fresh, std::chrono::seconds(10)}, c.now());
   bool creates = false;
   for (auto& a : actions) {
@@ -1346,12 +1344,7 @@ TEST(ServerBindingTest, ACandidateWhoseRecordSaysUnhealthyIsNotHandedTo) {
   EXPECT_TRUE(c.agent(0).core->StatusAt(c.now()).waiting_for_candidate);
   // Its record now says healthy: the leader hands over.
   other.healthy = true;
-  ZkRequest set;
-  set.kind = ZkRequestKind::kSetData;
-  set.path = std::string(kMembers) + "/other";
-  set.data = MemberJson(other);
-  int64_t outsider = c.zk().NewSession(seconds(60), c.now());
-  ASSERT_EQ(c.zk().Apply(outsider, set, c.now()).code, ZkCode::kOk);
+  ASSERT_EQ(c.zk().SetData(std::string(kMembers) + "/other", MemberJson(other)), ZkCode::kOk);
   c.Advance(seconds(2));
   EXPECT_EQ(c.RoleOf(0), Role::kPassive);
   EXPECT_EQ(CountNodesOf(c, "host0"), 0);

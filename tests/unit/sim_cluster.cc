@@ -1,11 +1,30 @@
 #include "tests/unit/sim_cluster.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 
 namespace latchd::testing {
+namespace {
 
-SimCluster::SimCluster(int n, Duration session_timeout) : timeout_(session_timeout) {
+sim::SimZkOptions WithFailureReport(sim::SimZkOptions options) {
+  if (!options.on_failure) {
+    options.on_failure = [](const std::string& what) { ADD_FAILURE() << "SimZk: " << what; };
+  }
+  return options;
+}
+
+}  // namespace
+
+SimCluster::SimCluster(int n, Duration session_timeout, sim::SimZkOptions options)
+    : zk_(WithFailureReport(std::move(options))), timeout_(zk_.NegotiatedTimeout(session_timeout)) {
   agents_.resize(n);
+  for (int i = 0; i < n; ++i) {
+    sim::SimClientOptions client;
+    client.name = "host" + std::to_string(i);
+    client.session_timeout = session_timeout;
+    zk_.AddClient(client, [this, i](const sim::ClientEvent& e) { OnZk(i, e); });
+  }
 }
 
 void SimCluster::Start(int i) {
@@ -20,19 +39,40 @@ void SimCluster::Start(int i) {
     return std::string(buf);
   };
   if (configure) configure(i, config);
+  bool partitioned = a.partitioned;
   a = Agent{};
+  a.partitioned = partitioned;
   a.core = std::make_unique<LatchCore>(config);
   a.running = true;
-  OpenSession(i);
+  zk_.SetPaused(i, false);
+  zk_.Open(i, config.resume_session);  // a restarted agent resumes its recorded session
   Pump();
 }
 
-void SimCluster::OpenSession(int i) {
+void SimCluster::OnZk(int i, const sim::ClientEvent& e) {
   Agent& a = agents_[i];
-  a.session = zk_.NewSession(timeout_, now_);
-  a.connected = true;
-  a.reopen = false;
-  Deliver(i, SessionUpEvent{a.session, timeout_});
+  if (const auto* s = std::get_if<sim::SessionChange>(&e)) {
+    switch (s->event) {
+      case ZkSessionEvent::kConnected:
+        a.session = s->info.session_id;
+        a.connected = true;
+        Deliver(i, SessionUpEvent{s->info.session_id, s->info.negotiated_timeout});
+        break;
+      case ZkSessionEvent::kConnecting:
+        a.connected = false;
+        Deliver(i, SessionDownEvent{});
+        break;
+      case ZkSessionEvent::kExpired:
+      case ZkSessionEvent::kAuthFailed:
+        a.connected = false;
+        Deliver(i, SessionExpiredEvent{});
+        break;
+    }
+  } else if (const auto* r = std::get_if<ZkResult>(&e)) {
+    Deliver(i, ResultEvent{*r});
+  } else if (const auto* w = std::get_if<ZkWatchEvent>(&e)) {
+    Deliver(i, WatchEvent{*w});
+  }
 }
 
 void SimCluster::Stop(int i) {
@@ -47,74 +87,42 @@ void SimCluster::Yield(int i) {
 
 void SimCluster::Crash(int i) {
   agents_[i].running = false;
-  agents_[i].inbox.clear();
+  zk_.Abandon(i);
   Check();
 }
 
 void SimCluster::Partition(int i) {
   agents_[i].partitioned = true;
-  agents_[i].partitioned_at = now_;
+  zk_.SetPartitioned(i, true);
+}
+
+void SimCluster::Heal(int i) {
+  agents_[i].partitioned = false;
+  zk_.SetPartitioned(i, false);
+  Pump();
 }
 
 void SimCluster::Drop(int i) {
   Partition(i);
-  NoticeLoss(i);
+  zk_.ResetConnection(i);
   Pump();
 }
 
-void SimCluster::NoticeLoss(int i) {
-  Agent& a = agents_[i];
-  if (!a.running || !a.connected) return;
-  a.connected = false;
-  std::deque<ZkRequest> held;
-  held.swap(a.held);
-  Deliver(i, SessionDownEvent{});
-  for (const auto& req : held) {
-    ZkResult r;
-    r.id = req.id;
-    r.code = ZkCode::kConnectionLoss;
-    Deliver(i, ResultEvent{r});
-  }
-}
-
-void SimCluster::Heal(int i) {
-  Agent& a = agents_[i];
-  a.partitioned = false;
-  if (!a.running) {
-    a.held.clear();
-    return;
-  }
-  if (zk_.Alive(a.session)) {
-    if (a.connected) {
-      // The connection survived: the delayed requests arrive now.
-      std::deque<ZkRequest> held;
-      held.swap(a.held);
-      for (const auto& req : held) a.inbox.push_back(ResultEvent{zk_.Apply(a.session, req, now_)});
-    } else {
-      a.connected = true;
-      Deliver(i, SessionUpEvent{a.session, timeout_});
-    }
-  } else {
-    a.held.clear();
-    a.connected = false;
-    Deliver(i, SessionExpiredEvent{});
-  }
-  Pump();
+void SimCluster::Pause(int i) {
+  agents_[i].paused = true;
+  zk_.SetPaused(i, true);
 }
 
 void SimCluster::Resume(int i) {
   agents_[i].paused = false;
+  zk_.SetPaused(i, false);
   Pump();
 }
 
 void SimCluster::Deliver(int i, const Event& e) {
   Agent& a = agents_[i];
   if (!a.running) return;
-  if (a.paused) {
-    a.inbox.push_back(e);
-    return;
-  }
-  Run(i, a.core->Handle(e, now_));
+  Run(i, a.core->Handle(e, now()));
 }
 
 void SimCluster::Run(int i, std::vector<Action> actions) {
@@ -122,79 +130,52 @@ void SimCluster::Run(int i, std::vector<Action> actions) {
   for (auto& action : actions) {
     a.actions.push_back(action);
     if (auto* send = std::get_if<SendAction>(&action)) {
-      if (a.partitioned || !a.connected) {
-        if (a.partitioned) a.held.push_back(send->request);
-        ZkResult r;
-        r.id = send->request.id;
-        r.code = ZkCode::kConnectionLoss;
-        if (!a.connected) a.inbox.push_back(ResultEvent{r});
-        continue;
-      }
-      a.inbox.push_back(ResultEvent{zk_.Apply(a.session, send->request, now_)});
+      zk_.Submit(i, send->request);
     } else if (auto* role = std::get_if<RoleChangeAction>(&action)) {
       a.roles.push_back(*role);
     } else if (std::get_if<ReopenSessionAction>(&action)) {
-      a.reopen = true;
+      zk_.Open(i);
     } else if (std::get_if<FinishedAction>(&action)) {
-      zk_.Expire(a.session);  // closing the session deletes its ephemerals
+      zk_.Close(i);  // closing the session deletes its ephemerals
       a.running = false;
     }
     Check();
   }
 }
 
-void SimCluster::Pump() {
-  for (int rounds = 0; rounds < 10000; ++rounds) {
-    bool work = false;
-    for (const auto& fired : zk_.TakeFired()) {
-      for (size_t i = 0; i < agents_.size(); ++i) {
-        if (agents_[i].running && agents_[i].session == fired.session) {
-          agents_[i].inbox.push_back(WatchEvent{fired.event});
-        }
-      }
+sim::SimZk::Host SimCluster::Timers() {
+  sim::SimZk::Host host;
+  host.next_deadline = [this]() -> std::optional<MonoTime> {
+    std::optional<MonoTime> next;
+    for (const Agent& a : agents_) {
+      if (!a.running || a.paused) continue;
+      auto d = a.core->NextDeadline();
+      if (d && (!next || *d < *next)) next = d;
     }
+    return next;
+  };
+  host.fire = [this](MonoTime now) {
     for (size_t i = 0; i < agents_.size(); ++i) {
       Agent& a = agents_[i];
       if (!a.running || a.paused) continue;
-      if (a.reopen && !a.partitioned) {
-        OpenSession(static_cast<int>(i));
-        work = true;
-      }
-      if (a.partitioned || a.inbox.empty()) continue;
-      Event e = a.inbox.front();
-      a.inbox.pop_front();
-      Run(static_cast<int>(i), a.core->Handle(e, now_));
-      work = true;
+      auto d = a.core->NextDeadline();
+      if (d && *d <= now) Run(static_cast<int>(i), a.core->Handle(TickEvent{}, now));
     }
-    if (!work) return;
-  }
+  };
+  return host;
 }
 
+void SimCluster::Pump() { zk_.Settle(Timers()); }
+
 void SimCluster::Advance(Duration d) {
-  const Duration step = std::chrono::milliseconds(10);
-  MonoTime end = now_ + d;
-  while (now_ < end) {
-    now_ = std::min(end, now_ + step);
-    zk_.ExpireDue(now_);
-    Check();
-    for (size_t i = 0; i < agents_.size(); ++i) {
-      Agent& a = agents_[i];
-      if (!a.running || a.paused) continue;
-      // The client notices a silent connection after 2/3 of the timeout.
-      if (a.partitioned && a.connected && now_ - a.partitioned_at >= timeout_ * 2 / 3) {
-        NoticeLoss(static_cast<int>(i));
-      }
-      auto deadline = a.core->NextDeadline();
-      if (deadline && *deadline <= now_) Run(static_cast<int>(i), a.core->Handle(TickEvent{}, now_));
-    }
-    Pump();
-  }
+  zk_.Run(now() + d, Timers());
+  Check();
 }
 
 int SimCluster::ClaimCount() const {
   int n = 0;
   for (const auto& a : agents_) {
-    if (a.core && a.running && IsClaim(a.core->RoleAt(now_))) ++n;
+    if (a.core && a.running && IsClaim(a.core->RoleAt(now()))) ++n;
   }
   return n;
 }
@@ -203,7 +184,7 @@ int SimCluster::ActiveIndex() const {
   int found = -1;
   for (size_t i = 0; i < agents_.size(); ++i) {
     const Agent& a = agents_[i];
-    if (a.core && a.running && a.core->RoleAt(now_) == Role::kActive) {
+    if (a.core && a.running && a.core->RoleAt(now()) == Role::kActive) {
       if (found != -1) return -2;
       found = static_cast<int>(i);
     }

@@ -1,17 +1,24 @@
-// A simulated cluster for core tests: several LatchCores against one FakeZk,
-// on simulated time, with partitions, pauses, expiries and stops. After every
-// step it checks the safety invariant: at most one agent claims at any instant.
+// A simulated cluster for core tests: several LatchCores against one
+// simulated ZooKeeper ensemble (tests/sim/sim_zk.h: latency, followers,
+// tick-rounded expiry), on simulated time, with partitions, pauses, expiries
+// and stops. After every action it checks the safety invariant: at most one
+// agent claims at any instant.
+//
+// Every call that feeds an agent (Start, Stop, Yield, Feed, Heal, Drop,
+// Resume, Pump) then runs the simulation until nothing is in flight
+// (SimZk::Settle): a run that does not quiesce, or an agent sending more than
+// SimZk's request-rate bound, fails the current test with a trace.
+// Thread-safety: none.
 #ifndef LATCHD_TESTS_UNIT_SIM_CLUSTER_H_
 #define LATCHD_TESTS_UNIT_SIM_CLUSTER_H_
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "lib/core/latch_core.h"
-#include "tests/unit/fake_zk.h"
+#include "tests/sim/sim_zk.h"
 
 namespace latchd::testing {
 
@@ -24,18 +31,15 @@ class SimCluster {
     bool connected = false;    // as the client believes
     bool partitioned = false;
     bool paused = false;
-    MonoTime partitioned_at{};
-    std::deque<ZkRequest> held;           // sent while partitioned: never delivered
-    std::deque<Event> inbox;              // to deliver when not paused
     std::vector<RoleChangeAction> roles;  // every announced change, in order
     std::vector<Action> actions;          // every action, in order
-    bool reopen = false;
   };
 
-  explicit SimCluster(int n, Duration session_timeout = std::chrono::seconds(10));
+  explicit SimCluster(int n, Duration session_timeout = std::chrono::seconds(10),
+                      sim::SimZkOptions options = {});
   // Applied to each agent's config at Start.
   std::function<void(int, LatchConfig&)> configure;
-  // Feeds an event to agent i now (then delivers everything).
+  // Feeds an event to agent i now (then settles).
   void Feed(int i, const Event& e) {
     Deliver(i, e);
     Pump();
@@ -47,34 +51,34 @@ class SimCluster {
   void Yield(int i);
   void Partition(int i);
   void Heal(int i);
-  // A connection reset: the client notices at once (a ZooKeeper server died).
+  // A connection reset (a ZooKeeper server died): the client notices at once;
+  // it stays cut off until Heal.
   void Drop(int i);
-  void Pause(int i) { agents_[i].paused = true; }
+  void Pause(int i);
   void Resume(int i);
-  // Advances simulated time in small steps, running timers and deliveries.
+  // Advances simulated time, running timers and deliveries.
   void Advance(Duration d);
-  // Delivers everything deliverable now.
+  // Runs until nothing is in flight.
   void Pump();
 
   int ClaimCount() const;  // agents whose RoleAt(now) is a claim
   int ActiveIndex() const;  // the single ACTIVE agent, or -1
-  Role RoleOf(int i) const { return agents_[i].core->RoleAt(now_); }
+  Role RoleOf(int i) const { return agents_[i].core->RoleAt(now()); }
   Agent& agent(int i) { return agents_[i]; }
-  FakeZk& zk() { return zk_; }
-  MonoTime now() const { return now_; }
+  sim::SimZk& zk() { return zk_; }
+  MonoTime now() const { return zk_.now(); }
   int max_claims() const { return max_claims_; }
-  Duration timeout() const { return timeout_; }
+  Duration timeout() const { return timeout_; }  // the negotiated session timeout
 
  private:
   void Deliver(int i, const Event& e);
+  void OnZk(int i, const sim::ClientEvent& e);
   void Run(int i, std::vector<Action> actions);
-  void OpenSession(int i);
+  sim::SimZk::Host Timers();
   void Check();
-  void NoticeLoss(int i);
 
-  FakeZk zk_;
+  sim::SimZk zk_;
   Duration timeout_;
-  MonoTime now_{std::chrono::seconds(1000)};
   std::vector<Agent> agents_;
   int uuid_counter_ = 0;
   int max_claims_ = 0;
