@@ -256,8 +256,10 @@ public final class LatchdClient implements AutoCloseable {
   }
 
   /**
-   * The newest status line read on the watch connection (or the client's unreachable status).
-   * Describes the past: use it for the leader's address, never to decide on a write.
+   * The newest status read: a watch line, a status poll answered with no push in between (polls
+   * run every second while PASSIVE, so the leader's address is at most about a second old), or
+   * the client's unreachable status. Describes the past: use it for the leader's address, never
+   * to decide on a write.
    */
   public LatchdStatus lastStatus() {
     return last;
@@ -443,11 +445,12 @@ public final class LatchdClient implements AutoCloseable {
     reportOutageLocked("latchd at " + path + ": watch connection lost");
   }
 
-  private static long pollInterval(Role r, long leaseMs) {
-    if (!r.isClaim()) {
-      return POLL_MAX;
+  private static long pollInterval(LatchdStatus st) {
+    if (!st.role().isClaim()) {
+      // A PASSIVE that knows no leader asks more often, to learn where to redirect to.
+      return st.leaderAddress() == null ? 2 * POLL_MIN : POLL_MAX;
     }
-    long p = TimeUnit.MILLISECONDS.toNanos(leaseMs) / 3;
+    long p = TimeUnit.MILLISECONDS.toNanos(st.leaseMs()) / 3;
     return Math.max(POLL_MIN, Math.min(POLL_MAX, p));
   }
 
@@ -594,7 +597,10 @@ public final class LatchdClient implements AutoCloseable {
               trusted = true;
               trustedUntil = pollSent + TimeUnit.MILLISECONDS.toNanos(st.leaseMs());
               trustedEpoch = st.epoch();
-              nextPoll = got + pollInterval(st.role(), st.leaseMs());
+              // No push since the send: this answer is the newest view (the leader's address
+              // changes without a role change of this agent, so only polls bring it).
+              last = st;
+              nextPoll = got + pollInterval(st);
               settleLocked();
             }
             if (!open) {

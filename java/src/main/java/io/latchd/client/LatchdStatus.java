@@ -59,11 +59,12 @@ public final class LatchdStatus {
   private final String reason;
   private final boolean serverHealthy;
   private final int holds;
+  private final int participants;
   private final String raw;
 
   private LatchdStatus(boolean agentReachable, String id, Role role, long epoch, long leaseMs,
       Leader leader, boolean zkConnected, Role previousRole, String reason, boolean serverHealthy,
-      int holds, String raw) {
+      int holds, int participants, String raw) {
     this.agentReachable = agentReachable;
     this.id = id;
     this.role = role;
@@ -75,12 +76,13 @@ public final class LatchdStatus {
     this.reason = reason;
     this.serverHealthy = serverHealthy;
     this.holds = holds;
+    this.participants = participants;
     this.raw = raw;
   }
 
   /** The status the client reports while the agent cannot be reached. */
   static LatchdStatus unreachable(String why) {
-    return new LatchdStatus(false, "", Role.PASSIVE, 0, 0, null, false, null, why, false, 0, "");
+    return new LatchdStatus(false, "", Role.PASSIVE, 0, 0, null, false, null, why, false, 0, 0, "");
   }
 
   /**
@@ -129,7 +131,8 @@ public final class LatchdStatus {
     return new LatchdStatus(true, j.path("id").asText(""), role, epoch, leaseMs, leader,
         "CONNECTED".equals(zk.path("state").asText()), previous,
         j.has("reason") ? j.get("reason").asText() : null,
-        server.path("healthy").asBoolean(true), server.path("holds").asInt(0), line);
+        server.path("healthy").asBoolean(true), server.path("holds").asInt(0),
+        j.path("participants").asInt(0), line);
   }
 
   private static long integer(JsonNode j, String field, String socket, String line)
@@ -211,6 +214,11 @@ public final class LatchdStatus {
   /** {@code server.holds}: open hold connections. */
   public int holds() {
     return holds;
+  }
+
+  /** How many latch nodes there are (agents standing for election). */
+  public int participants() {
+    return participants;
   }
 
   /** The line as the agent sent it (empty for {@link #unreachable}). */
