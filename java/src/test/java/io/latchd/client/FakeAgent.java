@@ -123,8 +123,8 @@ final class FakeAgent implements AutoCloseable {
   void dropConnections() throws IOException {
     for (SocketChannel c : conns) {
       c.close();
+      conns.remove(c);
     }
-    conns.clear();
   }
 
   @Override

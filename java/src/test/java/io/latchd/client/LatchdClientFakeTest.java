@@ -107,12 +107,13 @@ class LatchdClientFakeTest {
       });
       c.start();
       waitFor(c::isActive, 3000, "active");
+      waitFor(() -> events.contains("active 5"), 3000, "acked and onActive; " + events);
       agent.dropConnections();
       Thread.sleep(5);
       assertFalse(c.isActive(), "the next call after EOF");
       waitFor(() -> events.contains("passive 5"), 2000, "onBecomingPassive after EOF");
       waitFor(c::isActive, 3000, "active again after reconnect");
-      waitFor(() -> events.size() >= 8, 2000, "events " + events);
+      waitFor(() -> events.size() >= 8, 5000, "events " + events);
       assertEquals(List.of("status ACTIVE", "becoming 5", "active 5", "unreachable", "passive 5",
           "status ACTIVE", "becoming 5", "active 5"), events.subList(0, 8));
     }

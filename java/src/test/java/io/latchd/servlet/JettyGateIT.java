@@ -175,7 +175,12 @@ class JettyGateIT {
 
     /**
      * Checks the safety property and returns the first time (nanoTime, end of the request) at
-     * which server {@code to} accepted after {@code t0}.
+     * which server {@code to} accepted after {@code t0}. The two writes of a sweep are sent one
+     * after the other, so every accept has a time interval [start, end] within which the filter
+     * decided, and intervals never overlap: "two servers accepting at one instant" shows as an
+     * accept by the old server that starts after an accept by the new one has ended (also
+     * within one sweep, when the new server is probed first), or as the accepting server
+     * changing more than once.
      */
     long check(int from, int to, long t0) {
       List<Sweep> all;
@@ -183,14 +188,12 @@ class JettyGateIT {
         all = new ArrayList<>(sweeps);
       }
       long firstNew = -1;
-      long lastOld = -1;
+      long lastOldStart = -1;
       long oldEpoch = -1;
       long newEpoch = -1;
       int switches = 0;
       int lastAccepting = -1;
       for (Sweep s : all) {
-        assertTrue(!(s.code[0] == 200 && s.code[1] == 200),
-            "both servers accepted a write in one sweep: " + s.body[0] + " / " + s.body[1]);
         for (int i = 0; i < 2; i++) {
           if (s.code[i] != 200) {
             continue;
@@ -201,8 +204,10 @@ class JettyGateIT {
           }
           lastAccepting = i;
           if (i == from) {
-            lastOld = s.end[i];
+            lastOldStart = s.start[i];
             oldEpoch = e;
+            assertTrue(firstNew < 0, "the old server accepted (epoch " + e
+                + ") after the new one had accepted");
           } else if (firstNew < 0 && s.start[i] > t0) {
             firstNew = s.end[i];
             newEpoch = e;
@@ -211,11 +216,11 @@ class JettyGateIT {
       }
       assertTrue(switches <= 1, "the accepting server changed " + switches + " times");
       assertTrue(firstNew > 0, "the new ACTIVE never accepted; " + all.size() + " sweeps");
-      assertTrue(lastOld < 0 || lastOld < firstNew, "the old server accepted after the new one");
       assertTrue(oldEpoch < 0 || newEpoch > oldEpoch,
           "the fencing epoch grows: " + oldEpoch + " -> " + newEpoch);
       System.out.println("JettyGateIT: " + all.size() + " sweeps, epochs " + oldEpoch + " -> "
-          + newEpoch);
+          + newEpoch + (lastOldStart > 0 ? ", last old accept started "
+          + (firstNew - lastOldStart) / 1000 + " us before the first new accept ended" : ""));
       return firstNew;
     }
   }
