@@ -51,6 +51,17 @@ class JavaClientTest(harness.LatchdTestCase):
         log("java/build.sh: %.1f s" % (time.monotonic() - t0))
         cls.zk = cls.class_zk(size=1, tick_time=200)
 
+    def test_example_compiles(self):
+        """examples/java-gated-server/GatedServer.java against the jar just built."""
+        j = harness.jar
+        cp = ":".join([os.path.join(self.out, "latchd-client.jar"), j("servlet-api.jar"),
+                       j("jetty9-server.jar"), j("jetty9-servlet.jar"), j("jetty9-util.jar")])
+        src = os.path.join(harness.REPO_ROOT, "examples", "java-gated-server", "GatedServer.java")
+        r = subprocess.run(["javac", "-Xlint:all,-path", "-Werror", "-cp", cp, "-d",
+                            os.path.join(self.tmp, "example"), src],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def agents(self, prefix, extra, advertise=None):
         agents = []
         for i in (1, 2):
