@@ -32,6 +32,28 @@ install(FILES
 # Every document but the man pages (already installed above).
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION share/doc/latchd COMPONENT latchd
   PATTERN man EXCLUDE)
+# The Java client (java/, docs/java.md): /usr/share/java/latchd-client.jar and its javadoc in
+# /usr/share/doc/latchd/java-api, when a JDK and Debian's Jackson and servlet API jars are there.
+# java/build.sh (javac/jar, offline) runs at install time, so that cpack needs no extra target;
+# `make latchd_java` builds it too.
+find_program(LATCHD_JAVAC javac)
+if(LATCHD_JAVAC AND EXISTS /usr/share/java/jackson-databind.jar
+   AND EXISTS /usr/share/java/servlet-api.jar)
+  set(LATCHD_JAVA_OUT ${CMAKE_BINARY_DIR}/java)
+  add_custom_target(latchd_java
+    COMMAND ${CMAKE_SOURCE_DIR}/java/build.sh ${LATCHD_JAVA_OUT} --no-tests USES_TERMINAL)
+  install(CODE "execute_process(COMMAND \"${CMAKE_SOURCE_DIR}/java/build.sh\" \"${LATCHD_JAVA_OUT}\" --no-tests RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR \"java/build.sh failed (${rc})\")
+endif()" COMPONENT latchd)
+  install(FILES ${LATCHD_JAVA_OUT}/latchd-client.jar DESTINATION share/java COMPONENT latchd)
+  install(DIRECTORY ${LATCHD_JAVA_OUT}/javadoc/ DESTINATION share/doc/latchd/java-api
+    COMPONENT latchd)
+  # The jar's run-time dependency (its manifest's Class-Path), only for Java servers.
+  set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libjackson2-databind-java, default-jre-headless")
+else()
+  message(STATUS "javac or Debian's Jackson/servlet jars not found: no latchd-client.jar in the package")
+endif()
 
 set(CPACK_GENERATOR DEB)
 # One package, latchd, made of the component latchd only.

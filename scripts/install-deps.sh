@@ -15,6 +15,7 @@ packages=(
   zookeeper libcurator-recipes-java default-jdk-headless
   python3 curl netcat-openbsd socat
   haproxy prometheus libsystemd-dev dpkg-dev clang-14 libclang-rt-14-dev
+  libjackson2-databind-java libservlet-api-java junit5 libjetty9-java
 )
 
 missing=()

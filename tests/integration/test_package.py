@@ -150,7 +150,8 @@ class PackageTest(unittest.TestCase):
                      "./usr/lib/systemd/system/latchd.service",
                      "./usr/lib/systemd/system/latchd@.service",
                      "./usr/lib/sysusers.d/latchd.conf", "./usr/share/man/man8/latchd.8",
-                     "./usr/share/man/man8/latchctl.8", "./usr/share/doc/latchd/design.md"):
+                     "./usr/share/man/man8/latchctl.8", "./usr/share/doc/latchd/design.md",
+                     "./usr/share/java/latchd-client.jar"):
             self.assertIn(path, contents)
         self.assertNotIn("/include/", contents, "development files belong in no runtime package")
         ctrl = os.path.join(self.tmp, "control")
