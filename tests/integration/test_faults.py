@@ -381,7 +381,8 @@ class FaultsTest(harness.LatchdTestCase):
     def test_08_latch_parent_deleted(self):
         g, act = self.start_group()
         for i in range(int(os.environ.get("LATCHD_FAULT_REPEAT", "1"))):
-            epoch = g.active().status()["epoch"]
+            # (wait: on a loaded machine the observer's latest sample may be older than 50 ms)
+            epoch = harness.wait_until(g.active, 5, "an ACTIVE before the delete").status()["epoch"]
             t = self.cl.delete_latch_parent(g)
             res = self.finish(t)
             new = res["latchd"][0]
@@ -391,7 +392,8 @@ class FaultsTest(harness.LatchdTestCase):
     def test_09_data_wipe_of_latch_znodes(self):
         g, act = self.start_group()
         for i in range(int(os.environ.get("LATCHD_FAULT_REPEAT", "1"))):
-            epoch = g.active().status()["epoch"]
+            # (wait: on a loaded machine the observer's latest sample may be older than 50 ms)
+            epoch = harness.wait_until(g.active, 5, "an ACTIVE before the delete").status()["epoch"]
             t = self.cl.wipe_root(g)
             res = self.finish(t)
             new = res["latchd"][0]
