@@ -31,7 +31,7 @@ Result<bool> ParseBool(std::string_view flag, std::string_view text) {
 
 const CliCommand kCliCommands[] = {
     {"status", 0, "",
-     "print the role: ACTIVE, PASSIVE, BECOMING_ACTIVE or\nBECOMING_PASSIVE (like atlas_admin.py -status)",
+     "print the role: ACTIVE, PASSIVE, BECOMING_ACTIVE or\nBECOMING_PASSIVE (like atlas_admin.py -status); with a\nserver binding, a second line on the server's health",
      Command::kStatus},
     {"is-active", 0, "",
      "exit 0 if this host is ACTIVE, 1 otherwise; prints nothing\n(for scripts and systemd "

@@ -63,7 +63,16 @@ int CmdStatus(const CliOptions& o, RoleClient& client) {
   if (!j.ok()) return Fail(kExitFailed, j.status().message());
   auto st = ParseStatusLine(raw);
   if (!st.ok()) return Fail(kExitFailed, st.status().message());
-  PrintLine(o.json ? raw : std::string(RoleName(st->role)));
+  if (o.json) {
+    PrintLine(raw);
+    return kExitOk;
+  }
+  PrintLine(std::string(RoleName(st->role)));
+  // With a server binding (its `since` is set): a second line about the server.
+  if (st->server_since_ms != 0) {
+    PrintLine(std::string("server: ") + (st->server_healthy ? "healthy: " : "unhealthy: ") +
+              st->server_reason + (st->server_waiting ? "; leading only because no healthy candidate waits" : ""));
+  }
   return kExitOk;
 }
 

@@ -9,6 +9,12 @@
 //   GET <key>             -> VALUE <value> epoch=<n> | NOTFOUND   (only while ACTIVE)
 //   ROLE                  -> ROLE <role> epoch=<n> cache_epoch=<n>
 //   anything refused      -> ERR <why>
+//   GET /health HTTP/1.x  -> HTTP/1.1 200 (then closes): a health probe for
+//                            latchd --health_url, answered by the main loop,
+//                            so a hung (or SIGSTOPped) server fails it
+//
+// With --hold it binds its agent to this process (RoleClient::Hold; run the
+// agent with --server_hold): the agent stands only while this process lives.
 //
 // What it shows:
 //   * every request asks RoleClient::ActiveEpoch() (cheap, never stale: false
@@ -133,8 +139,9 @@ class Server {
  public:
   Server(const std::string& socket, std::string store) : latch_(socket), store_(std::move(store)) {}
 
-  void Start() {
+  void Start(bool hold) {
     latch_.Watch([this](const ClientStatus& s) { OnRole(s); });
+    if (hold) latch_.Hold();
   }
 
   std::string Handle(const std::string& line) {
@@ -250,6 +257,8 @@ struct Client {
 int main(int argc, char** argv) {
   std::string socket_path = latchd::kDefaultAgentSocket, store, host = "127.0.0.1";
   int port = 0;
+  bool hold = false;
+  const char* usage = "usage: gated_server --port=N --store=FILE [--socket=PATH] [--host=ADDR] [--hold]\n";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* name) -> const char* {
@@ -264,14 +273,15 @@ int main(int argc, char** argv) {
       host = v;
     } else if (const char* v = value("port")) {
       port = std::atoi(v);
+    } else if (a == "--hold") {
+      hold = true;
     } else {
-      std::fprintf(stderr,
-                   "usage: gated_server --port=N --store=FILE [--socket=PATH] [--host=ADDR]\n");
+      std::fprintf(stderr, "gated_server: unknown argument %s\n%s", a.c_str(), usage);
       return 2;
     }
   }
   if (port <= 0 || port > 65535 || store.empty()) {
-    std::fprintf(stderr, "usage: gated_server --port=N --store=FILE [--socket=PATH] [--host=ADDR]\n");
+    std::fprintf(stderr, "%s", usage);
     return 2;
   }
 
@@ -291,8 +301,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   Server server(socket_path, store);
-  server.Start();
-  Log("listening on " + host + ":" + std::to_string(port) + ", latchd at " + socket_path);
+  server.Start(hold);
+  Log("listening on " + host + ":" + std::to_string(port) + ", latchd at " + socket_path +
+      (hold ? ", holding it" : ""));
 
   std::vector<Client> clients;
   while (true) {
@@ -320,6 +331,14 @@ int main(int argc, char** argv) {
         std::string line = c.in.substr(0, nl);
         c.in.erase(0, nl + 1);
         if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.rfind("GET /", 0) == 0 && line.find(" HTTP/1.") != std::string::npos) {
+          static const char kOk[] =
+              "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+          (void)!write(c.fd, kOk, sizeof kOk - 1);
+          close(c.fd);
+          c.fd = -1;
+          break;
+        }
         std::string answer = server.Handle(line) + "\n";
         (void)!write(c.fd, answer.data(), answer.size());
       }

@@ -49,7 +49,13 @@ HttpResponse AgentCore::GetLeader(const CoreStatus& s) {
 }
 
 HttpResponse AgentCore::GetStatus(const CoreStatus& s) {
-  return {200, kJson, StatusJson(config_.latch.id, s, now_.mono, now_.wall_ms) + "\n"};
+  // The same line as the socket's `status`, server object included.
+  std::string body;
+  FillClientStatus(&scratch_, config_.latch.id, s, now_.mono, now_.wall_ms);
+  FillServer(&scratch_);
+  AppendStatusLine(&body, scratch_);
+  body += '\n';
+  return {200, kJson, std::move(body)};
 }
 
 HttpResponse AgentCore::GetHealthz(const CoreStatus& s) { return {200, kText, "ok\n"}; }

@@ -118,6 +118,9 @@ struct RoleClient::Impl {
   void LoseWatchLocked(SteadyTime now);
   void SettleLocked();
   void WatchLoop(const std::function<void(const ClientStatus&)>& callback);
+  void HoldLoop(milliseconds ping_interval);
+  // One hold connection until it fails or the client stops.
+  void HoldOnce(LineSocket& sock, milliseconds ping_interval, milliseconds* backoff);
 
   const std::string path;
   const RoleClientOptions options;
@@ -145,7 +148,10 @@ struct RoleClient::Impl {
   uint64_t watch_lines_at_send = 0;
   bool poll_now = false;        // send a `status` at the next chance
 
-  // --- watchers ---
+  // --- holds ---
+  std::atomic<int> holds_up{0};
+
+  // --- watchers (and hold threads) ---
   std::mutex watchers_mu;
   std::vector<std::thread> watchers;
 };
@@ -358,6 +364,39 @@ void RoleClient::Impl::WatchLoop(const std::function<void(const ClientStatus&)>&
   }
 }
 
+void RoleClient::Impl::HoldOnce(LineSocket& sock, milliseconds ping_interval, milliseconds* backoff) {
+  if (!sock.SendLine("hold", Now() + options.deadline).ok()) return;
+  auto answer = sock.ReadLine(Now() + options.deadline, stop_fd);
+  if (!answer.ok()) return;
+  auto j = nlohmann::json::parse(*answer, nullptr, false);
+  if (!j.is_object() || !j.value("hold", false)) return;  // an old agent: {"error":...}
+  if (int64_t t = j.value("hold_timeout_ms", int64_t{0}); t > 0) {
+    ping_interval = std::min(ping_interval, milliseconds(std::max<int64_t>(t / 3, 1)));
+  }
+  *backoff = kBackoffFirst;
+  ++holds_up;
+  while (SleepFor(ping_interval)) {
+    if (!sock.SendLine("ping", Now() + options.deadline).ok()) break;
+    LineSocket::ReadEnd why;
+    auto pong = sock.ReadLine(Now() + options.deadline, stop_fd, &why);
+    if (!pong.ok()) break;
+  }
+  --holds_up;
+}
+
+void RoleClient::Impl::HoldLoop(milliseconds ping_interval) {
+  milliseconds backoff = kBackoffFirst;
+  while (!stopping.load()) {
+    auto conn = LineSocket::Connect(path);
+    if (conn.ok()) {
+      LineSocket sock = std::move(conn).value();
+      HoldOnce(sock, ping_interval, &backoff);
+    }
+    if (!SleepFor(backoff)) return;
+    backoff = std::min(backoff * 2, kBackoffMax);
+  }
+}
+
 RoleClient::RoleClient(std::string socket_path)
     : RoleClient(std::move(socket_path), RoleClientOptions{}) {}
 
@@ -408,6 +447,17 @@ void RoleClient::Watch(std::function<void(const ClientStatus&)> callback) {
   impl->watchers.emplace_back(
       [impl, cb = std::move(callback)] { impl->WatchLoop(cb); });
 }
+
+void RoleClient::Hold(milliseconds ping_interval) {
+  if (impl_->stop_fd < 0) return;
+  std::lock_guard<std::mutex> lock(impl_->watchers_mu);
+  if (impl_->stopping.load()) return;
+  Impl* impl = impl_.get();
+  ping_interval = std::max(ping_interval, milliseconds(1));
+  impl->watchers.emplace_back([impl, ping_interval] { impl->HoldLoop(ping_interval); });
+}
+
+bool RoleClient::Holding() const { return impl_->holds_up.load() > 0; }
 
 namespace {
 

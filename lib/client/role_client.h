@@ -104,6 +104,22 @@ class RoleClient {
   // quiet one. Gate work on IsActive(), not on the last callback.
   void Watch(std::function<void(const ClientStatus&)> callback);
 
+  // Binds the agent to this process (socket command `hold`; the agent runs
+  // with --server_hold): starts a background thread that keeps one hold
+  // connection open for the life of the client and sends `ping` on it every
+  // `ping_interval`, or every third of the agent's --hold_timeout_ms when that
+  // is shorter, so that only a hung or dead process lets the hold lapse. When
+  // the connection is lost or refused it reconnects with backoff 100 ms
+  // doubling to 2 s. The hold ends when the process dies (the kernel closes
+  // the socket) or the client is destroyed. A hung process stops pinging (the
+  // thread shares its fate only when the whole process is stopped or starved;
+  // a server whose request threads deadlock while this one runs should also
+  // be probed: --health_url). Calling it again starts a second hold.
+  void Hold(std::chrono::milliseconds ping_interval = std::chrono::milliseconds(1000));
+  // True while a hold started by Hold() is established (its `hold` was
+  // answered and no ping has failed since).
+  bool Holding() const;
+
   // `ack <epoch>`: the server finished activating for `epoch`. Errors carry
   // the agent's refusal ("latchd refused ack 42: ...") or the transport error.
   latchd::Status Ack(int64_t epoch);

@@ -262,6 +262,19 @@ TEST(AgentCoreTest, EveryHttpRouteAnswers) {
   EXPECT_EQ(h.Get("/nope").status, 404);
 }
 
+TEST(AgentCoreTest, HttpStatusIsTheSocketStatusLine) {
+  AgentHarness h;
+  h.Start();
+  h.Handle(agent::ConnOpened{7, Peer{42, 0, 0}});
+  nlohmann::json sock = h.Json(7, "status");
+  nlohmann::json http = nlohmann::json::parse(h.Get("/status").body);
+  EXPECT_EQ(http["server"], sock["server"]);
+  EXPECT_EQ(http["server"]["reason"], "no server binding configured");
+  sock.erase("lease_ms");
+  http.erase("lease_ms");
+  EXPECT_EQ(http, sock);
+}
+
 TEST(AgentCoreTest, TheStatusAnswerRechecksTheLeaseWithoutATimer) {
   AgentHarness h;
   h.Start();

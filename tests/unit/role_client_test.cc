@@ -108,6 +108,16 @@ class FakeAgent {
     std::lock_guard<std::mutex> lock(mu_);
     return status_requests_;
   }
+  int pings() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pings_;
+  }
+  int holding_conns() {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (auto& c : conns_) n += c.holding;
+    return n;
+  }
   std::vector<std::string> requests() {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_;
@@ -118,6 +128,7 @@ class FakeAgent {
     int fd;
     std::string in;
     bool watching = false;
+    bool holding = false;
   };
 
   void Wake() {
@@ -156,6 +167,12 @@ class FakeAgent {
       SendLine(c.fd, StatusLineLocked());
     } else if (line == "yield") {
       SendLine(c.fd, R"({"ok":true,"role":"BECOMING_PASSIVE"})");
+    } else if (line == "hold") {
+      c.holding = true;
+      SendLine(c.fd, R"({"ok":true,"hold":true,"holds":1,"server_hold":true,"hold_timeout_ms":300})");
+    } else if (line == "ping") {
+      ++pings_;
+      SendLine(c.fd, R"({"ok":true,"pong":true})");
     } else if (line.rfind("ack ", 0) == 0) {
       SendLine(c.fd, ack_answer_);
     } else {
@@ -218,6 +235,7 @@ class FakeAgent {
   int64_t epoch_ = 7;
   std::string ack_answer_ = R"({"ok":true,"epoch":7})";
   int status_requests_ = 0;
+  int pings_ = 0;
   std::vector<std::string> requests_;
   std::vector<Conn> conns_;
 };
@@ -515,6 +533,25 @@ TEST_F(RoleClientTest, WatchDeliversInOrderAndReconnectsAfterARestart) {
   // A second outage is reported again, once.
   again.Stop();
   ASSERT_TRUE(WaitFor([&] { return rec.unreachable() == 2; }, milliseconds(2000)));
+}
+
+// The agent says hold_timeout_ms 300: the client pings every 100 ms (not the
+// 1 s asked), and holds again after the agent restarts.
+TEST_F(RoleClientTest, HoldPingsWithinTheAgentsTimeoutAndReconnects) {
+  auto fake = std::make_unique<FakeAgent>(path_);
+  fake->Start();
+  RoleClient client(path_);
+  EXPECT_FALSE(client.Holding());
+  client.Hold(milliseconds(1000));
+  ASSERT_TRUE(WaitFor([&] { return client.Holding() && fake->holding_conns() == 1; }, milliseconds(2000)));
+  ASSERT_TRUE(WaitFor([&] { return fake->pings() >= 5; }, milliseconds(1500)))
+      << "pings in 1.5 s: " << fake->pings();
+  fake.reset();  // the agent restarts
+  ASSERT_TRUE(WaitFor([&] { return !client.Holding(); }, milliseconds(2000)));
+  FakeAgent again(path_);
+  again.Start();
+  EXPECT_TRUE(WaitFor([&] { return client.Holding() && again.holding_conns() == 1; }, milliseconds(4000)))
+      << "no hold after the agent came back";
 }
 
 TEST_F(RoleClientTest, WatchReportsAnAgentThatIsNotThereAtStart) {
