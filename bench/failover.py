@@ -108,7 +108,21 @@ def sidecar_classes():
     return target
 
 
-class CuratorContender(faults.Contender):
+class OwnProcess:
+    """pid and running of a process started here as self.proc (a Popen, or None)."""
+
+    proc = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class CuratorContender(OwnProcess, faults.Contender):
     kind = "curator"
     socket_path = None
     lease_ns = None
@@ -123,14 +137,6 @@ class CuratorContender(faults.Contender):
         self.log_path = os.path.join(self.dir, "sidecar.log")
         self.http_port = harness.free_port()
         self.proc = None
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def proc_obj(self):
         return self.proc
@@ -420,7 +426,7 @@ def gated_server_path():
     return os.path.join(harness.bin_dir(), "gated_server")
 
 
-class GatedServer:
+class GatedServer(OwnProcess):
     """build/bin/gated_server --hold beside one agent: holds the agent (socket command `hold`,
     reconnecting) and answers GET /health on its TCP port. Started and stopped by pid."""
 
@@ -437,14 +443,6 @@ class GatedServer:
     @property
     def health_url(self):
         return "http://127.0.0.1:%d/health" % self.port
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def argv(self):
         return [gated_server_path(), "--socket=%s" % self.c.socket_path, "--port=%d" % self.port,

@@ -475,9 +475,10 @@ def server_binding_table(raw):
     if not names:
         return ("The raw file has no server_kill / server_hung runs (`python3 bench/failover.py "
                 "--scenarios=server_kill,server_hung`).")
-    lines = ["| scenario | contender | another ACTIVE, median (max) | each run | overlap "
-             "(journals / observer, max) | no ACTIVE at all | target | result |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | contender | another ACTIVE, median (max) | each run | first ACTIVE "
+             "answer elsewhere (observer) | old leader stops | overlap (journals / observer, "
+             "max) | no ACTIVE at all | target | result |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in names:
         for kind in ("latchd", "curator"):
             ms = results[name].get(kind)
@@ -488,10 +489,11 @@ def server_binding_table(raw):
             if kind == "latchd":
                 t = targets_for(name, ms, d["session_ms"])
                 tgt, res = t[0], "**%s**" % verdict(t[1])
-            lines.append("| %s | %s | %s | %s ms | %s / %s | %s | %s | %s |" % (
+            lines.append("| %s | %s | %s | %s ms | %s | %s | %s / %s | %s | %s | %s |" % (
                 name if kind == "latchd" else "",
                 "latchd + gated_server" if kind == "latchd" else "Curator in-process",
-                cell(ms, "new_active_ms"), each, cell(ms, "overlap_ms", "max"),
+                cell(ms, "new_active_ms"), each, cell(ms, "observer_new_active_ms"),
+                cell(ms, "old_stop_ms"), cell(ms, "overlap_ms", "max"),
                 cell(ms, "observer_overlap_ms", "max"), cell(ms, "no_active_ms"), tgt, res))
     cfg = d.get("server_binding", {})
     lines.append("")
@@ -499,6 +501,10 @@ def server_binding_table(raw):
         if n in cfg:
             lines.append("- %s: latchd flags `%s`; server `%s`." % (
                 n, " ".join(cfg[n].get("agent_flags", [])), cfg[n].get("server", "")))
+    lines.append("- Old leader stops: from the fault to the end of the old leader's ACTIVE in "
+                 "its journal (latchd: the agent noticing its server's death or hang and handing "
+                 "over; Curator: the JVM's death, or for the hang the end of its ACTIVE after "
+                 "SIGCONT).")
     lines.append("- Curator in-process: the fault hits the sidecar JVM (SIGKILL; SIGSTOP for "
                  "server_hung): a server that runs the latch itself has nothing that notices "
                  "its death or hang but ZooKeeper's session expiry.")
