@@ -433,16 +433,17 @@ class Fanout:
 
 
 _GLOG_TIME = re.compile(r"^I\d{8} (\d\d):(\d\d):(\d\d\.\d+) ")
-_YIELD_START = "] role ACTIVE -> BECOMING_PASSIVE epoch="
+_YIELD_START = "] yield requested over the socket by "
 _SENT = re.compile(r"\] sent the change to (\d+) watcher")
 
 
 def broadcast_ms(log_path):
-    """From the agent's log: the time between its last `role ACTIVE -> BECOMING_PASSIVE ...
-    reason: yield requested` line, logged as the yield is handled, and the `sent the change to N
-    watcher(s)` line after it, logged once the change lines (both of the yield's changes, in one
-    write per watcher) have been handed to every watcher's socket (glog's µs timestamps). None if
-    not found."""
+    """From the agent's log: the time between its last `yield requested over the socket by ...`
+    line, logged as the yield is handled (before the core runs it), and the `sent the change to
+    N watcher(s)` line after it, logged once the change lines (both of the yield's changes, in
+    one write per watcher) have been handed to every watcher's socket (glog's µs timestamps).
+    (The role-change lines are logged after the broadcast, so they cannot mark its start.)
+    None if not found."""
     try:
         with open(log_path, errors="replace") as f:
             lines = f.readlines()
@@ -457,7 +458,7 @@ def broadcast_ms(log_path):
         m = _GLOG_TIME.match(line)
         if not m:
             continue
-        if _YIELD_START in line and "reason: yield requested" in line:
+        if _YIELD_START in line:
             start = seconds(m)
         elif start is not None and _SENT.search(line):
             result = round(((seconds(m) - start) % 86400) * 1000.0, 3)
