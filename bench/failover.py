@@ -458,17 +458,25 @@ class GatedServer(OwnProcess):
         self.paused = False
 
     def wait_health(self, timeout=15.0):
-        def up():
+        """Until GET /health answers 2xx; fails at once if the process exited."""
+        deadline = time.monotonic() + timeout
+        while True:
             if not self.running:
-                raise AssertionError("gated_server of %s exited with %s: %s" % (
-                    self.c.id, self.proc.returncode, harness.tail(self.log_path, 20)))
+                raise RuntimeError("gated_server of %s exited with %s: %s" % (
+                    self.c.id, self.proc.returncode if self.proc else None,
+                    harness.tail(self.log_path, 20)))
             try:
                 code, _, _ = harness.http_get("127.0.0.1", self.port, "/health", 1.0)
+                if 200 <= code < 300:
+                    return
             except (OSError, ValueError):
-                return False
-            return 200 <= code < 300
-        harness.wait_until(up, timeout, "gated_server of %s answering GET /health on port %d" % (
-            self.c.id, self.port), interval=0.05)
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gated_server of %s: no 2xx answer to GET /health on port %d "
+                                   "within %.0f s; log:\n%s" % (
+                                       self.c.id, self.port, timeout,
+                                       harness.tail(self.log_path, 20)))
+            time.sleep(0.05)
 
     def kill(self):
         """SIGKILL by pid; returns the time just before the signal."""
