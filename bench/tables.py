@@ -82,6 +82,9 @@ def provenance_line(raw, path, doc_dir):
     m = p.get("machine") or {}
     state = ("**dirty**: %d uncommitted change(s), listed in the raw file" % len(
         p.get("dirty_files", []))) if p.get("dirty") else "clean tree"
+    if raw.get("data", {}).get("completed") is False:
+        state += "; **the run did not complete** (it stopped with an error: figures of the "\
+                 "scenarios before it)"
     link = os.path.relpath(path, doc_dir)
     return ("Commit `%s` (%s); %s; %s CPUs (%s), Linux %s; `%s`; raw samples: [%s](%s)." % (
         p["commit_short"], state, p["date"], m.get("nproc", "?"), m.get("cpu_model", "?"),
