@@ -24,23 +24,32 @@ immediate restart, as systemd's Restart= would), partition (the ACTIVE cut off f
 ZooKeeper server for 2 x session timeout), pause (SIGSTOP of the ACTIVE for session timeout +
 2 s), zk_server_loss (SIGKILL of the ZooKeeper server the ACTIVE is connected to), zk_leader_kill,
 conn_reset (the ACTIVE's ZooKeeper connection reset), quorum_loss (2 of 3 servers down for
-session timeout + 1.5 s), parent_deleted (another client deletes the latch parent).
+session timeout + 1.5 s), parent_deleted (another client deletes the latch parent), and the
+server binding: server_kill (the latchd agents run with --server_hold beside their own
+build/bin/gated_server --hold; SIGKILL of the ACTIVE host's gated_server) and server_hung (the
+agents probe their gated_server's GET /health: --health_url, --health_interval_ms=200
+--health_timeout_ms=200 --health_fall=2; SIGSTOP of the ACTIVE host's gated_server, SIGCONT once
+another agent is ACTIVE). The Curator sidecar has the latch in-process, so there the same faults
+hit the JVM itself (SIGKILL; SIGSTOP then SIGCONT). For these two the latchd agents are restarted
+with the binding's flags first (and without them before any other scenario).
 
 Before the scenarios, --warmup graceful handovers of each group are made and not counted: the
 ZooKeeper and Curator JVMs run interpreted code at first, which makes the first commits (and so
 the first handovers) slower than in a ZooKeeper ensemble that has been up for a while;
 --warmup=0 measures from a cold start.
 
-Writes bench/out/failover.md (the table) and bench/out/failover.json (every measurement).
+Writes the raw results (every run's figures, the event log, the commit, a dirty-tree flag, the
+date, the machine and this command line; bench/rawout.py) to bench/out/failover-<date>-<commit>.json
+and the table to bench/out/failover.md (not tracked); `python3 bench/tables.py` puts the tables
+into bench/results.md and docs/failover.md.
 Exit status 0 when everything ran and latchd broke no invariant, 1 otherwise. Every process is
 started through the harness's spawn() and stopped by pid.
 """
 
 import argparse
 import hashlib
-import json
 import os
-import statistics
+import signal
 import subprocess
 import sys
 import tempfile
@@ -55,6 +64,11 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 import faults  # noqa: E402
 import harness  # noqa: E402
 from faults import MS, NS, now_ns  # noqa: E402
+
+sys.path.insert(0, BENCH_DIR)
+import rawout  # noqa: E402
+import tables  # noqa: E402
+from tables import fmt  # noqa: E402
 
 
 def say(msg):
@@ -94,7 +108,21 @@ def sidecar_classes():
     return target
 
 
-class CuratorContender(faults.Contender):
+class OwnProcess:
+    """pid and running of a process started here as self.proc (a Popen, or None)."""
+
+    proc = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class CuratorContender(OwnProcess, faults.Contender):
     kind = "curator"
     socket_path = None
     lease_ns = None
@@ -109,14 +137,6 @@ class CuratorContender(faults.Contender):
         self.log_path = os.path.join(self.dir, "sidecar.log")
         self.http_port = harness.free_port()
         self.proc = None
-
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def proc_obj(self):
         return self.proc
@@ -248,6 +268,18 @@ def metrics(g, hit, t_to):
                 if s >= end and (again is None or s < again):
                     again = s
     m["active_again_ms"] = (again - hit.t_fault) / MS if again is not None else None
+    # the observer's view of the first ACTIVE elsewhere: the first answer saying so (its
+    # receive time, so an upper bound by one poll)
+    obs_new = None
+    for c in g.contenders:
+        if c is hit.old:
+            continue
+        for ch in g.cluster.observer.channels(c.id):
+            for a, b, r, _ in ch.snapshot(hit.t_fault, t_to):
+                if a >= hit.t_fault and r == faults.ROLE_CODES["ACTIVE"]:
+                    obs_new = b if obs_new is None else min(obs_new, b)
+                    break
+    m["observer_new_active_ms"] = (obs_new - hit.t_fault) / MS if obs_new is not None else None
     m.update(hit.extra)
     if hit.post:
         m.update(hit.post(t_to))
@@ -305,9 +337,11 @@ def sc_partition(cl, groups, T):
     return hits, now_ns()
 
 
-def _after_resume(g, o):
+def _after_resume(g, o, t_cont=None):
+    """After SIGCONT (of o, or at t_cont()): how long o still answered ACTIVE, and the
+    overlap then."""
     def post(t_to):
-        tc = last_life(o, "cont")
+        tc = t_cont() if t_cont else last_life(o, "cont")
         # after SIGCONT: how long the old leader still answers ACTIVE, and the overlap then
         after = [(s, e) for s, e in faults.answer_intervals(o, ("ACTIVE",), t_to) if e > tc]
         ivs = {c.id: [(max(s, tc), e) for s, e in faults.answer_intervals(c, ("ACTIVE",), t_to)
@@ -384,8 +418,251 @@ def sc_parent_deleted(cl, groups, T):
     return hits, now_ns()
 
 
-# where "the leader's time not ACTIVE" is a figure of interest (leadership may stay)
-NOT_ACTIVE_SCENARIOS = {"zk_server_loss", "zk_leader_kill", "conn_reset", "quorum_loss"}
+# ------------------------------------------------------------------------------------------
+# The server binding: each latchd agent beside its own gated_server (examples/gated_server)
+
+
+def gated_server_path():
+    return os.path.join(harness.bin_dir(), "gated_server")
+
+
+class GatedServer(OwnProcess):
+    """build/bin/gated_server --hold beside one agent: holds the agent (socket command `hold`,
+    reconnecting) and answers GET /health on its TCP port. Started and stopped by pid."""
+
+    def __init__(self, contender, workdir):
+        self.c = contender
+        self.dir = os.path.join(workdir, "gated-%s" % contender.id)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = harness.free_port()
+        self.store = os.path.join(self.dir, "store.log")
+        self.log_path = os.path.join(self.dir, "gated_server.log")
+        self.proc = None
+        self.paused = False
+
+    @property
+    def health_url(self):
+        return "http://127.0.0.1:%d/health" % self.port
+
+    def argv(self):
+        return [gated_server_path(), "--socket=%s" % self.c.socket_path, "--port=%d" % self.port,
+                "--store=%s" % self.store, "--hold"]
+
+    def start(self):
+        if self.running:
+            raise RuntimeError("gated_server of %s already running" % self.c.id)
+        with open(self.log_path, "ab") as f:
+            f.write(("==== start %s: %s\n" % (time.strftime("%H:%M:%S"),
+                                             " ".join(self.argv()))).encode())
+        self.proc = harness.spawn(self.argv(), "gated-%s" % self.c.id, self.log_path)
+        self.paused = False
+
+    def wait_health(self, timeout=15.0):
+        """Until GET /health answers 2xx; fails at once if the process exited."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.running:
+                raise RuntimeError("gated_server of %s exited with %s: %s" % (
+                    self.c.id, self.proc.returncode if self.proc else None,
+                    harness.tail(self.log_path, 20)))
+            try:
+                code, _, _ = harness.http_get("127.0.0.1", self.port, "/health", 1.0)
+                if 200 <= code < 300:
+                    return
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gated_server of %s: no 2xx answer to GET /health on port %d "
+                                   "within %.0f s; log:\n%s" % (
+                                       self.c.id, self.port, timeout,
+                                       harness.tail(self.log_path, 20)))
+            time.sleep(0.05)
+
+    def kill(self):
+        """SIGKILL by pid; returns the time just before the signal."""
+        t = now_ns()
+        harness.kill_process(self.proc)
+        return t
+
+    def pause(self):
+        """SIGSTOP by pid; returns the time just before the signal."""
+        t = now_ns()
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.paused = True
+        harness.wait_until(lambda: faults.proc_all_stopped(self.proc.pid), 5.0,
+                           "gated_server of %s stopped (SIGSTOP)" % self.c.id, interval=0.001)
+        return t
+
+    def resume(self):
+        """SIGCONT; returns the time just before the signal."""
+        t = now_ns()
+        if self.paused and self.running:
+            os.kill(self.proc.pid, signal.SIGCONT)
+        self.paused = False
+        return t
+
+    def stop(self):
+        if self.paused:
+            self.resume()
+        harness.stop_process(self.proc, 5)
+
+
+def wait_server_healthy(c, timeout=20.0):
+    """Until the agent's status says its server is healthy (held, probes up)."""
+    def healthy():
+        st = c.status()
+        return bool(st and (st.get("server") or {}).get("healthy"))
+    harness.wait_until(healthy, timeout, "%s: its server healthy in `status`" % c.id,
+                       interval=0.05)
+
+
+# Agent flags of each binding (the GatedServer beside the agent as argument).
+BINDINGS = {
+    "server_kill": lambda gs: ["--server_hold"],
+    "server_hung": lambda gs: ["--health_url=%s" % gs.health_url, "--health_interval_ms=200",
+                               "--health_timeout_ms=200", "--health_fall=2"],
+}
+
+
+class Binding:
+    """Which binding the latchd group runs with: none (the plain agents of the other
+    scenarios) or one of BINDINGS, each agent restarted with its flags and its gated_server."""
+
+    def __init__(self, cl, group):
+        self.cl = cl
+        self.g = group
+        self.name = None
+        self.base_flags = {c.id: list(c.agent.extra_flags) for c in group.contenders}
+        self.servers = {c.id: GatedServer(c, cl.workdir) for c in group.contenders}
+        self.used = {}  # binding -> {"agent_flags": [...], "server": "..."}
+
+    def set(self, name):
+        if name == self.name:
+            return
+        self.cl.note("latchd group: binding %s -> %s" % (self.name, name))
+        say("latchd group: restarting the agents %s" % (
+            "with the binding of %s" % name if name else "without a server binding"))
+        for c in self.g.contenders:
+            c.terminate(15)
+        for s in self.servers.values():
+            s.stop()
+        for c in self.g.contenders:
+            flags = BINDINGS[name](self.servers[c.id]) if name else []
+            c.agent.extra_flags = self.base_flags[c.id] + flags
+            if name:
+                self.used[name] = {
+                    "agent_flags": [f.replace(self.servers[c.id].health_url, "http://127.0.0.1:"
+                                              "PORT/health") for f in flags],
+                    "server": "gated_server --socket=<agent socket> --port=PORT "
+                              "--store=<file of its own> --hold"}
+        for c in self.g.contenders:
+            c.start(wait=False)
+        for c in self.g.contenders:
+            c.wait_ready(60)
+        if name:
+            for s in self.servers.values():
+                s.start()
+            for s in self.servers.values():
+                s.wait_health(30)
+            for c in self.g.contenders:
+                wait_server_healthy(c, 30)
+        self.name = name
+        self.g.wait_settled(now_ns(), limit_s=60, record=False)
+        self.g.take_baselines()
+
+    def stop(self):
+        for s in self.servers.values():
+            try:
+                s.stop()
+            except Exception as e:  # noqa: BLE001 - the others are stopped all the same
+                say("stopping gated_server of %s: %s" % (s.c.id, e))
+
+
+def _server_scenario(cl, groups, T, binding, hang):
+    """server_kill (hang False) / server_hung (hang True): the ACTIVE host's server is killed
+    (or stopped); for latchd that is the gated_server beside the agent, for the Curator sidecar
+    (the latch in-process) the JVM itself. Each group is healed when another contender is
+    ACTIVE in it: the server restarted (SIGCONT), the Curator sidecar restarted (SIGCONT)."""
+    old = leaders(cl, groups)
+    hits = {}
+    for g in groups:
+        o = old[g.name]
+        if g.name == "latchd":
+            srv = binding.servers[o.id]
+            cl.note("%s the gated_server of %s (pid %d)" % (
+                "SIGSTOP" if hang else "SIGKILL", o.id, srv.pid))
+            t = srv.pause() if hang else srv.kill()
+            post = _after_resume(g, o, lambda srv=srv: srv.t_cont) if hang else None
+        else:
+            if hang:
+                cl.pause(o)
+                t = last_life(o, "stop")
+                post = _after_resume(g, o)
+            else:
+                t, post = cl.crash(o), None
+        hits[g.name] = Hit(o, t, post=post)
+    def heal(g):
+        o = old[g.name]
+        if g.name == "latchd":
+            srv = binding.servers[o.id]
+            if hang:
+                srv.t_cont = srv.resume()
+                cl.note("SIGCONT the gated_server of %s" % o.id)
+            else:
+                cl.note("restart the gated_server of %s" % o.id)
+                srv.start()
+        elif hang:
+            cl.resume(o)
+        else:
+            o.start(wait=False)
+
+    pending = list(groups)
+    deadline = time.monotonic() + T + 10
+    while pending:
+        for g in list(pending):
+            o = old[g.name]
+            if any(c is not o and cl.observer.latest_role(c.id, hits[g.name].t_fault)
+                   == "ACTIVE" for c in g.answering()):
+                pending.remove(g)
+                time.sleep(0.2)
+                heal(g)
+        if pending and time.monotonic() > deadline:
+            # a result (no new ACTIVE), not a failure of the run: heal all the same
+            for g in pending:
+                say("%s: no other contender ACTIVE within %.0f s of the fault; healing" % (
+                    g.name, T + 10))
+                cl.note("%s: no other contender ACTIVE within %.0f s" % (g.name, T + 10))
+                heal(g)
+            pending = []
+        time.sleep(0.003)
+    for g in groups:
+        o = old[g.name]
+        if g.name == "latchd":
+            binding.servers[o.id].wait_health(30)
+            wait_server_healthy(o, 30)
+        elif not hang:
+            o.wait_ready(60)
+    return hits, now_ns()
+
+
+def latch_broken(g):
+    """True if the group's latch children are not exactly its running contenders, one each
+    (check_orphans has waited for that already; e.g. Curator participants that never recreate
+    their nodes after another client deleted the latch parent)."""
+    try:
+        return sorted(cid for _, cid in g.participants()) != sorted(c.id for c in g.running())
+    except Exception as e:  # noqa: BLE001 - ZooKeeper trouble: the next check will tell
+        say("%s: cannot list the latch: %s" % (g.name, e))
+        return False
+
+
+def sc_server_kill(cl, groups, T, binding=None):
+    return _server_scenario(cl, groups, T, binding, hang=False)
+
+
+def sc_server_hung(cl, groups, T, binding=None):
+    return _server_scenario(cl, groups, T, binding, hang=True)
+
 
 SCENARIOS = [
     ("graceful", sc_graceful, "SIGTERM of the ACTIVE"),
@@ -398,6 +675,8 @@ SCENARIOS = [
     ("conn_reset", sc_conn_reset, "the ACTIVE's ZooKeeper connection reset"),
     ("quorum_loss", sc_quorum_loss, "2 of 3 ZooKeeper servers down for session + 1.5 s"),
     ("parent_deleted", sc_parent_deleted, "another client deletes the latch parent"),
+    ("server_kill", sc_server_kill, tables.SCENARIO_TEXT["server_kill"]),
+    ("server_hung", sc_server_hung, tables.SCENARIO_TEXT["server_hung"]),
 ]
 
 
@@ -417,145 +696,6 @@ def zk_fsync(ens):
         if "zk_avg_fsynctime" in d:
             out.append("%s %s/%s" % (s.name, d["zk_avg_fsynctime"], d.get("zk_max_fsynctime")))
     return ", ".join(out) or "—"
-
-
-def agg(values, how="median"):
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return None
-    if how == "max":
-        return max(vals)
-    return statistics.median(vals)
-
-
-def fmt(v, unit=" ms"):
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if v >= 100:
-        return "%.0f%s" % (v, unit)
-    return "%.1f%s" % (v, unit)
-
-
-def cell(ms, key, how="median"):
-    vals = [m.get(key) for m in ms]
-    a = agg(vals, how)
-    if a is None:
-        return "—"
-    if how == "median" and len([v for v in vals if v is not None]) > 1:
-        return "%s (max %s)" % (fmt(a), fmt(agg(vals, "max"), ""))
-    return fmt(a)
-
-
-def moved_cell(ms):
-    n = sum(1 for m in ms if m.get("moved"))
-    return "%d/%d" % (n, len(ms))
-
-
-def targets_for(name, ms, T_ms):
-    """(target text, PASS/MISS) for latchd, or None."""
-    def allv(key):
-        return [m.get(key) for m in ms]
-    if name == "graceful":
-        new = [v for v in allv("new_active_ms") if v is not None]
-        ok = len(new) == len(ms) and statistics.median(new) <= 50 and \
-            all(v == 0 for v in allv("overlap_ms")) and all(v == 0 for v in allv(
-                "observer_overlap_ms"))
-        return "new ACTIVE ≤ 50 ms (median), zero overlap", ok
-    if name == "crash":
-        return ("new ACTIVE ≤ session + 0.5 s = %d ms" % (T_ms + 500),
-                all(v is not None and v <= T_ms + 500 for v in allv("new_active_ms")))
-    if name == "crash_restart":
-        return ("settled again ≤ 1 s, same leader, nobody else ACTIVE",
-                all(v is not None and v <= 1000 for v in allv("settled_ms")) and
-                all(allv("same_leader")) and all(v is None for v in allv("new_active_ms")))
-    if name == "partition":
-        return ("zero overlap; old stops before its session can expire",
-                all(v == 0 for v in allv("overlap_ms")) and
-                all(m["old_stop_ms"] is not None and m["old_stop_ms"] < T_ms * 0.9 and
-                    (m["new_active_ms"] is None or m["old_stop_ms"] < m["new_active_ms"])
-                    for m in ms))
-    if name == "pause":
-        return ("zero overlap after resume",
-                all(v == 0 for v in allv("overlap_after_resume_ms")) and
-                all(v == 0 for v in allv("observer_overlap_ms")))
-    if name == "zk_server_loss":
-        return ("leadership stays; the leader never seen not ACTIVE",
-                not any(allv("moved")) and all(v == 0 for v in allv("old_not_active_ms")) and
-                all(v == 0 for v in allv("observer_old_not_active_ms")))
-    return None
-
-
-def report(results, T_ms, reps, meta):
-    lines = []
-    lines.append("Session timeout %d ms (both), ZooKeeper 3 nodes, tickTime 200 ms, %d run(s) per "
-                 "scenario; median (max) over the runs; times from the fault." % (T_ms, reps))
-    lines.append("")
-    lines.append("| scenario | contender | new ACTIVE elsewhere | old stops claiming (journals / "
-                 "last ACTIVE answer) | overlap "
-                 "(journals / observer) | no ACTIVE at all | leader not ACTIVE | moved | "
-                 "unsettled | other load | observer period | latchd target |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, _, desc in SCENARIOS:
-        if name not in results:
-            continue
-        for kind in ("latchd", "curator"):
-            ms = results[name].get(kind)
-            if not ms:
-                continue
-            if name == "pause":
-                stop = "%s after SIGCONT" % cell(ms, "old_stop_after_resume_ms")
-                over = "%s / %s (after SIGCONT: %s)" % (
-                    cell(ms, "overlap_ms", "max"), cell(ms, "observer_overlap_ms", "max"),
-                    cell(ms, "overlap_after_resume_ms", "max"))
-            else:
-                stop = "%s / %s" % (cell(ms, "old_stop_ms"),
-                                    cell(ms, "observer_old_last_active_ms"))
-                over = "%s / %s" % (cell(ms, "overlap_ms", "max"),
-                                    cell(ms, "observer_overlap_ms", "max"))
-            new = cell(ms, "new_active_ms")
-            if name == "crash_restart":
-                new = "%s; leadership settled after %s (same leader %d/%d)" % (
-                    new, cell(ms, "settled_ms"), sum(1 for m in ms if m.get("same_leader")),
-                    len(ms))
-            if name in ("quorum_loss", "zk_leader_kill", "zk_server_loss", "conn_reset",
-                        "parent_deleted"):
-                new = "%s; an ACTIVE again after %s" % (new, cell(ms, "active_again_ms"))
-            notact = cell(ms, "old_not_active_ms") if name in NOT_ACTIVE_SCENARIOS else "—"
-            unsettled = sum(1 for m in ms if not m.get("settled", True))
-            tgt = ""
-            if kind == "latchd":
-                t = targets_for(name, ms, T_ms)
-                if t:
-                    tgt = "%s: **%s**" % (t[0], "PASS" if t[1] else "MISS")
-            bg = agg([m.get("background_pct") for m in ms], "max")
-            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                name if kind == "latchd" else "", "latchd" if kind == "latchd" else "Curator",
-                new, stop, over, cell(ms, "no_active_ms"), notact, moved_cell(ms),
-                "%d/%d" % (unsettled, len(ms)),
-                ("≤ %.0f %%" % bg) if (bg is not None and kind == "latchd") else "",
-                fmt(agg([m.get("observer_period_ms") for m in ms], "max")), tgt))
-    lines.append("")
-    lines.append("Scenarios: " + "; ".join("**%s**: %s" % (n, d) for n, _, d in SCENARIOS
-                                           if n in results) + ".")
-    if "quorum_loss" in results:
-        down = [m.get("quorum_down_ms") for k in results["quorum_loss"].values() for m in k]
-        lines.append("Quorum loss: servers restarted %s after the fault (median)." % fmt(
-            agg(down)))
-    lines.append("Old stops claiming: the end of its ACTIVE in its journal (the Curator sidecar "
-                 "journals no line when its latch is closed on SIGTERM, so there it is the process "
-                 "exit) / its last ACTIVE answer seen by the observer. Overlap: journals (a "
-                 "stopped process answers nothing) / observer.")
-    lines.append("Unsettled: runs after which the group had no single ACTIVE within session "
-                 "timeout + 15 s of the heal (its contenders were then restarted). Other load: "
-                 "CPU used by processes this benchmark did not start, during the runs of the "
-                 "scenario (max), in % of the machine. Observer period: the mean interval between two "
-                 "answered polls of one channel, worst channel of the group, worst run.")
-    lines.append("")
-    for k, v in meta.items():
-        lines.append("- %s: %s" % (k, v))
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------
@@ -594,6 +734,15 @@ def main():
     want_groups = set(args.groups.split(","))
     if not want_groups or want_groups - {"latchd", "curator"}:
         ap.error("--groups takes latchd and/or curator")
+    if "latchd" in want_groups and set(wanted) & set(BINDINGS) and not os.access(
+            gated_server_path(), os.X_OK):
+        say("%s not found (make -C build gated_server); needed by %s" % (
+            gated_server_path(), ", ".join(sorted(set(wanted) & set(BINDINGS)))))
+        return 1
+    prov = rawout.provenance(binaries=os.path.relpath(harness.bin_dir(), REPO))
+    if prov["dirty"]:
+        say("the tree is dirty (%d changed file(s)): tables.py will need --allow-dirty" %
+            len(prov["dirty_files"]))
     T = args.session_ms / 1000.0
     tmp = tempfile.mkdtemp(prefix="latchd-failover-")
     say("temp dir %s; binaries %s" % (tmp, harness.bin_dir()))
@@ -603,6 +752,7 @@ def main():
         else os.path.join(tmp, "zk")
     ens = harness.ZkEnsemble(zk_base, size=3, tick_time=200)
     cl = None
+    binding = None
     results = {}
     ok = True
     t_begin = time.monotonic()
@@ -617,6 +767,8 @@ def main():
             groups.append(add_curator_group(cl, "curator", "/atlas-bench", ["c1", "c2", "c3"],
                                             args.session_ms))
         cl.start()
+        if "latchd" in want_groups:
+            binding = Binding(cl, groups[0])
         say("ACTIVE: %s; observer %s" % (
             ", ".join("%s %s" % (g.name, g.active().id) for g in groups),
             {k: "%.1f ms" % v[1] for k, v in cl.observer.period_stats().items()}))
@@ -631,12 +783,15 @@ def main():
         for name, fn, desc in SCENARIOS:
             if name not in wanted:
                 continue
+            if binding:
+                binding.set(name if name in BINDINGS else None)
             faults.wait_quiet(args.max_background, args.quiet_wait, say)
             for rep in range(args.reps):
                 t_from = now_ns()
                 cl.note("== %s #%d" % (name, rep + 1))
                 meter = faults.CpuMeter().start()
-                hits, t_heal = fn(cl, groups, T)
+                hits, t_heal = (fn(cl, groups, T, binding) if name in BINDINGS
+                                else fn(cl, groups, T))
                 background = meter.stop()[2]
                 settled = cl.check_after_heal(t_heal, t_from=t_from)
                 time.sleep(1.0)
@@ -652,10 +807,11 @@ def main():
                         if k.split("/")[0] in {c.id for c in g.contenders}) if ps else None
                     results.setdefault(name, {}).setdefault(g.name, []).append(res[g.name])
                 for g in groups:
-                    if settled[g.name][0] is None:
+                    if settled[g.name][0] is None or (not g.strict and latch_broken(g)):
                         # leave the next scenario a working group: restart every contender
-                        say("%s did not settle after %s #%d: restarting its contenders" % (
-                            g.name, name, rep + 1))
+                        say("%s did not settle after %s #%d (or its latch nodes are not its "
+                            "running contenders'): restarting its contenders" % (
+                                g.name, name, rep + 1))
                         cl.note("restart every contender of %s" % g.name)
                         for c in g.contenders:
                             c.kill()
@@ -681,6 +837,8 @@ def main():
         stats = {}
         fsync = "—"
     finally:
+        if binding:
+            binding.stop()
         if cl:
             cl.stop()
         ens.stop()
@@ -706,19 +864,24 @@ def main():
         "Curator invariant findings (not failures)": len(
             [f for f in (cl.findings if cl else [])]),
     }
-    table = report(results, args.session_ms, args.reps, meta)
+    data = {"results": results, "meta": meta, "session_ms": args.session_ms, "reps": args.reps,
+            "scenarios": [n for n, _, _ in SCENARIOS if n in wanted],
+            "groups": sorted(want_groups), "args": vars(args), "completed": ok,
+            "server_binding": binding.used if binding else {},
+            "violations": [str(v) for v in (cl.violations if cl else [])],
+            "findings": [str(v) for v in (cl.findings if cl else [])],
+            "events": cl.event_log() if cl else []}
+    raw_path = rawout.write_raw("failover", prov, data) if results else None
+    table = tables.failover_full_table({"data": data})
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(table + "\n")
-    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
-        json.dump({"results": results, "meta": meta,
-                   "violations": [str(v) for v in (cl.violations if cl else [])],
-                   "findings": [str(v) for v in (cl.findings if cl else [])]}, f, indent=1,
-                  default=str)
     print(table)
     if cl and cl.findings:
         say("findings (Curator, or outside latchd's model):\n%s" % "\n".join(
             v.message for v in cl.findings))
+    if raw_path:
+        say("wrote %s; the tables: python3 bench/tables.py" % os.path.relpath(raw_path, REPO))
     import shutil
     if args.keep or not ok:
         say("kept %s%s" % (tmp, " and " + zk_base if args.zk_dir else ""))

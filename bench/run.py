@@ -25,20 +25,21 @@ during every phase (/proc/stat minus the CPU of the processes started here), rep
 latchd/reference pair up to --attempts times, keeps the least disturbed attempt, and prints the
 background load next to each figure.
 
-Prints a Markdown table (targets, PASS/MISS) and writes it to bench/results.md. Exit status 0 when
-everything ran (a MISS is a result, not a failure), 1 when something failed to run.
+Writes the raw results (every attempt and round: each request's latency as a histogram, each
+watcher's delay, wrk's output, with the commit, a dirty-tree flag, the date, the machine and this
+command line; bench/rawout.py) to bench/out/run-<date>-<commit>.json and prints the table that
+`python3 bench/tables.py` will put into bench/results.md. Exit status 0 when everything ran (a
+MISS is a result, not a failure), 1 when something failed to run.
 Every process is started through the harness's spawn() and stopped by pid (finally/atexit).
 """
 
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,10 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 os.environ.setdefault("LATCHD_BIN_DIR", os.path.join(REPO, "build-bench", "bin"))
 
 import harness  # noqa: E402  (after sys.path)
+
+sys.path.insert(0, BENCH_DIR)
+import rawout  # noqa: E402
+import tables  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATUS_PATH = "/api/atlas/admin/status"
@@ -293,6 +298,7 @@ def wrk(url, label, seconds, tmp, server_pid):
     out = run_tool(["wrk", "-t2", "-c16", "-d%ds" % seconds, "--latency", url], seconds + 60,
                    "wrk-" + label, os.path.join(tmp, "wrk-%s.log" % label))
     res = parse_wrk(out)
+    res["wrk_output"] = out
     res["server_cpu_pct"] = round((cpu_ticks(server_pid) - t0) / CLK_TCK /
                                   (time.monotonic() - w0) * 100, 1)
     if res["non2xx"] or res["socket_errors"]:
@@ -427,16 +433,17 @@ class Fanout:
 
 
 _GLOG_TIME = re.compile(r"^I\d{8} (\d\d):(\d\d):(\d\d\.\d+) ")
-_YIELD_START = "] role ACTIVE -> BECOMING_PASSIVE epoch="
+_YIELD_START = "] yield requested over the socket by "
 _SENT = re.compile(r"\] sent the change to (\d+) watcher")
 
 
 def broadcast_ms(log_path):
-    """From the agent's log: the time between its last `role ACTIVE -> BECOMING_PASSIVE ...
-    reason: yield requested` line, logged as the yield is handled, and the `sent the change to N
-    watcher(s)` line after it, logged once the change lines (both of the yield's changes, in one
-    write per watcher) have been handed to every watcher's socket (glog's µs timestamps). None if
-    not found."""
+    """From the agent's log: the time between its last `yield requested over the socket by ...`
+    line, logged as the yield is handled (before the core runs it), and the `sent the change to
+    N watcher(s)` line after it, logged once the change lines (both of the yield's changes, in
+    one write per watcher) have been handed to every watcher's socket (glog's µs timestamps).
+    (The role-change lines are logged after the broadcast, so they cannot mark its start.)
+    None if not found."""
     try:
         with open(log_path, errors="replace") as f:
             lines = f.readlines()
@@ -451,7 +458,7 @@ def broadcast_ms(log_path):
         m = _GLOG_TIME.match(line)
         if not m:
             continue
-        if _YIELD_START in line and "reason: yield requested" in line:
+        if _YIELD_START in line:
             start = seconds(m)
         elif start is not None and _SENT.search(line):
             result = round(((seconds(m) - start) % 86400) * 1000.0, 3)
@@ -481,173 +488,6 @@ def fanout_round(socket_path, args, tmp, name, measure=None):
         return res
     finally:
         f.stop()
-
-
-# ------------------------------------------------------------------------------------------
-# Report
-
-
-def verdict(ok):
-    return "PASS" if ok else "MISS"
-
-
-def fmt_rps(x):
-    return "{:,.0f} req/s".format(x)
-
-
-def fmt_ms(ms):
-    return "%.0f µs" % (ms * 1000.0) if ms < 1 else "%.2f ms" % ms
-
-
-def fmt_bg(*values):
-    return "%.0f %%" % max(values)
-
-
-def fanout_summary(rounds):
-    p50s = [r["first_change"]["p50_ms"] for r in rounds]
-    maxes = [r["first_change"]["max_ms"] for r in rounds]
-    return {
-        "p50_ms": statistics.median(p50s),
-        "max_ms": max(maxes),
-        "rounds_max_ms": maxes,
-        "complete": all(r["first_change"]["received"] == r["watchers"] for r in rounds),
-        "background_pct": max(r["background_pct"] for r in rounds),
-    }
-
-
-def build_report(r, args):
-    sl, sc = r["socket_latchd"], r["socket_ceiling"]
-    hl, hh, hh2 = r["http_latchd"], r["http_haproxy1"], r["http_haproxy_default"]
-    rows = []
-
-    def row(what, latchd, ref, ratio, target, result, bg=""):
-        rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (what, latchd, ref, ratio, target,
-                                                             result, bg))
-
-    bg_sock = fmt_bg(sl["background_pct"], sc["background_pct"])
-    rps_ratio = sl["rps"] / sc["rps"] if sc["rps"] else 0.0
-    p99_ratio = sl["lat_us"]["p99"] / sc["lat_us"]["p99"] if sc["lat_us"]["p99"] else 0.0
-    row("Socket `status`, %d clients: throughput" % sl["clients"], fmt_rps(sl["rps"]),
-        fmt_rps(sc["rps"]) + " (epoll_ceiling)", "%.0f %%" % (rps_ratio * 100),
-        "≥ 80 % of ceiling", verdict(rps_ratio >= 0.80), bg_sock)
-    row("Socket `status`: latency p99", "%.0f µs" % sl["lat_us"]["p99"],
-        "%.0f µs" % sc["lat_us"]["p99"], "%.2f×" % p99_ratio, "≤ 1.5× ceiling",
-        verdict(p99_ratio <= 1.5), bg_sock)
-    row("Socket `status`: latency p50 / max",
-        "%.0f µs / %.1f ms" % (sl["lat_us"]["p50"], sl["lat_us"]["max"] / 1000),
-        "%.0f µs / %.1f ms" % (sc["lat_us"]["p50"], sc["lat_us"]["max"] / 1000),
-        "%.2f× (p50)" % (sl["lat_us"]["p50"] / sc["lat_us"]["p50"] if sc["lat_us"]["p50"] else 0),
-        "(report)", "—", bg_sock)
-    def cpu_cell(x):
-        cell = "%.0f %% of one core" % x["server_cpu_pct"]
-        if "server_user_us_per_req" in x:
-            cell += "; per request %.1f µs user + %.1f µs kernel" % (
-                x["server_user_us_per_req"], x["server_sys_us_per_req"])
-        return cell
-    row("Socket `status`: server CPU during the load", cpu_cell(sl), cpu_cell(sc),
-        "%.1f× CPU per request" % ((sl["server_cpu_pct"] / sl["rps"]) /
-                                   (sc["server_cpu_pct"] / sc["rps"])
-                                   if sc["server_cpu_pct"] and sl["rps"] and sc["rps"] else 0),
-        "(report)", "—", bg_sock)
-    bg_http = fmt_bg(hl["background_pct"], hh["background_pct"])
-    http_ratio = hl["rps"] / hh["rps"] if hh["rps"] else 0.0
-    row("HTTP `%s` (wrk -t2 -c16): throughput" % STATUS_PATH, fmt_rps(hl["rps"]),
-        fmt_rps(hh["rps"]) + " (HAProxy, nbthread 1)", "%.0f %%" % (http_ratio * 100),
-        "≥ 50 % of HAProxy", verdict(http_ratio >= 0.50), bg_http)
-    row("HTTP: latency p50 / p99 (wrk)",
-        "%s / %s" % (fmt_ms(hl.get("p50_ms", 0)), fmt_ms(hl.get("p99_ms", 0))),
-        "%s / %s" % (fmt_ms(hh.get("p50_ms", 0)), fmt_ms(hh.get("p99_ms", 0))), "", "(report)",
-        "—", bg_http)
-    row("HTTP: against HAProxy with its default threads (%d cores)" % os.cpu_count(),
-        fmt_rps(hl["rps"]), fmt_rps(hh2["rps"]),
-        "%.0f %%" % (hl["rps"] / hh2["rps"] * 100 if hh2["rps"] else 0), "(report)", "—",
-        fmt_bg(hh2["background_pct"]))
-    fl, fc = fanout_summary(r["fanout_latchd"]), fanout_summary(r["fanout_ceiling"])
-    n = len(r["fanout_latchd"])
-    row("Watch fan-out, %d watchers: delay p50 (from `yield` sent; median of %d rounds)" % (
-        args.watchers, n), "%.2f ms" % fl["p50_ms"], "%.2f ms (epoll_ceiling)" % fc["p50_ms"],
-        "", "(report)", "—", fmt_bg(fl["background_pct"], fc["background_pct"]))
-    row("Watch fan-out: delay max (worst of %d rounds: %s ms)" % (
-        n, ", ".join("%.1f" % x for x in fl["rounds_max_ms"])),
-        "%.2f ms" % fl["max_ms"], "%.2f ms (epoll_ceiling)" % fc["max_ms"],
-        "%.2f×" % (fl["max_ms"] / fc["max_ms"] if fc["max_ms"] else 0),
-        "≤ 10 ms, every watcher", verdict(fl["complete"] and fl["max_ms"] <= 10.0),
-        fmt_bg(fl["background_pct"], fc["background_pct"]))
-    sends = [x.get("agent_broadcast_ms") for x in r["fanout_latchd"]]
-    if all(x is not None for x in sends):
-        row("Watch fan-out: time the agent takes from handling the `yield` to having written its "
-            "change lines to all %d watchers (from its log; median of %d rounds)" % (args.watchers, n),
-            "%.2f ms" % statistics.median(sends), "", "", "(report)", "—",
-            fmt_bg(fl["background_pct"]))
-    rss = r["rss_watchers_kib"]
-    row("Resident memory (VmRSS), %d idle watchers" % args.watchers,
-        "%.1f MiB" % (rss / 1024.0), "%.1f MiB with no watchers" % (r["rss_base_kib"] / 1024.0),
-        "", "≤ 10 MB (10 MiB)", verdict(rss <= 10 * 1024))
-    row("Idle CPU over %g s, %d watchers connected (ACTIVE agent)" % (args.idle_seconds,
-                                                                      args.watchers),
-        "%.2f %% of one core" % r["idle_cpu_watchers"],
-        "%.2f %% with no watchers; PASSIVE agent %.2f %%" % (r["idle_cpu_base"],
-                                                              r["idle_cpu_passive"]),
-        "", "near zero (< 1 % of one core)", verdict(r["idle_cpu_watchers"] < 1.0))
-    header = ["| benchmark | latchd | reference | latchd / reference | target | result | "
-              "other load |",
-              "|---|---|---|---|---|---|---|"]
-    return "\n".join(header + rows)
-
-
-def machine_line():
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        with open("/proc/meminfo") as f:
-            mem = "%.0f GiB" % (int(f.readline().split()[1]) / 1024 / 1024)
-    except OSError:
-        pass
-    return "%d cores (%s), %s RAM, Linux %s" % (os.cpu_count(), cpu, mem, platform.release())
-
-
-def git_rev():
-    try:
-        r = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                           capture_output=True, text=True, timeout=10)
-        return r.stdout.strip() or "?"
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-
-
-def write_results(path, table, r, args):
-    doc = "\n".join([
-        "# latchd benchmark results",
-        "",
-        "`python3 bench/run.py` on %s; %s; HEAD %s (work tree as built); latchd from `%s`." % (
-            time.strftime("%Y-%m-%d %H:%M"), machine_line(), git_rev(),
-            os.path.relpath(harness.bin_dir(), REPO)),
-        "Load runs %g s each: socket_load %d clients, `wrk -t2 -c16 --latency`; watch fan-out "
-        "%d watchers, %d rounds; ZooKeeper standalone (tickTime 2 s), two agents, session "
-        "timeout 10 s." % (args.seconds, args.clients, args.watchers, args.fanout_rounds),
-        "\"other load\": CPU used by processes not started by the benchmark during that "
-        "measurement, in %% of the whole machine (%d cores)." % os.cpu_count(),
-        "",
-        table,
-        "",
-        "<details><summary>raw figures (JSON)</summary>",
-        "",
-        "```json",
-        json.dumps(r, indent=1, sort_keys=True),
-        "```",
-        "</details>",
-        "",
-    ])
-    with open(path, "w") as f:
-        f.write(doc)
 
 
 # ------------------------------------------------------------------------------------------
@@ -826,8 +666,6 @@ def main():
     ap.add_argument("--perf", action="store_true",
                     help="also `perf record -g` the agent during its socket and HTTP loads "
                          "(reports in bench/out/perf-*.txt)")
-    ap.add_argument("--results", default=os.path.join(BENCH_DIR, "results.md"),
-                    help="where to write the table (default bench/results.md)")
     args = ap.parse_args()
 
     # Children inherit the limit: the agent needs more than 1,000 descriptors for the watchers.
@@ -854,6 +692,10 @@ def main():
         say("bench/build.sh failed:\n%s%s" % (b.stdout, b.stderr))
         return 1
 
+    prov = rawout.provenance(binaries=os.path.relpath(harness.bin_dir(), REPO))
+    if prov["dirty"]:
+        say("the tree is dirty (%d changed file(s)): tables.py will need --allow-dirty" %
+            len(prov["dirty_files"]))
     tmp = tempfile.mkdtemp(prefix="latchd-bench-")
     say("temp dir %s; latchd from %s" % (tmp, harness.bin_dir()))
     r = {}
@@ -878,10 +720,11 @@ def main():
     if not ok:
         return 1
     r["run_seconds"] = round(time.monotonic() - t0, 1)
-    table = build_report(r, args)
-    write_results(args.results, table, r, args)
-    print(table)
-    say("wrote %s (run took %.0f s)" % (args.results, r["run_seconds"]))
+    r["args"] = vars(args)
+    path = rawout.write_raw("run", prov, r)
+    print(tables.run_table(rawout.load(path)))
+    say("wrote %s (run took %.0f s); the tables: python3 bench/tables.py" % (
+        os.path.relpath(path, REPO), r["run_seconds"]))
     return 0
 
 

@@ -108,6 +108,31 @@ double Pct(const std::vector<uint32_t>& sorted, double p) {
   return sorted[std::min(i, sorted.size() - 1)] / 1000.0;  // µs
 }
 
+// Every request's latency, kept for the raw results without a million numbers: the sorted
+// latencies rounded down to three significant digits (ns), as [[value_ns, count], ...] in
+// ascending order. Percentiles from it are within 1 % of the exact ones.
+uint32_t ThreeDigits(uint32_t ns) {
+  uint32_t scale = 1;
+  while (ns / scale >= 1000) scale *= 10;
+  return ns / scale * scale;
+}
+
+std::string Histogram(const std::vector<uint32_t>& sorted) {
+  std::string out = "[";
+  size_t i = 0;
+  while (i < sorted.size()) {
+    uint32_t key = ThreeDigits(sorted[i]);
+    size_t n = 0;
+    while (i < sorted.size() && ThreeDigits(sorted[i]) == key) {
+      ++n;
+      ++i;
+    }
+    if (out.size() > 1) out += ",";
+    out += "[" + std::to_string(key) + "," + std::to_string(n) + "]";
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -171,10 +196,10 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"label\":\"%s\",\"clients\":%d,\"seconds\":%.3f,\"requests\":%zu,\"rps\":%.1f,"
       "\"answer_bytes\":%llu,\"lat_us\":{\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
-      "\"p999\":%.1f,\"max\":%.1f},\"error\":%s%s%s}\n",
+      "\"p999\":%.1f,\"max\":%.1f},\"error\":%s%s%s,\"lat_hist_ns\":%s}\n",
       label.c_str(), clients, elapsed, all.size(), rps,
       static_cast<unsigned long long>(answer_size), mean, Pct(all, 50), Pct(all, 90), Pct(all, 99),
       Pct(all, 99.9), all.empty() ? 0.0 : all.back() / 1000.0, error.empty() ? "" : "\"",
-      error.empty() ? "null" : error.c_str(), error.empty() ? "" : "\"");
+      error.empty() ? "null" : error.c_str(), error.empty() ? "" : "\"", Histogram(all).c_str());
   return error.empty() ? 0 : 1;
 }

@@ -65,6 +65,16 @@ struct Watcher {
   bool closed = false;
 };
 
+// Every watcher's delay (ns) as a JSON array of integer µs, in watcher order: the raw samples.
+std::string MicrosList(const std::vector<int64_t>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ",";
+    out += std::to_string((v[i] + 500) / 1000);
+  }
+  return out + "]";
+}
+
 double PctMs(std::vector<int64_t> v, double p) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());
@@ -310,11 +320,12 @@ int main(int argc, char** argv) {
       "\"closed\":%d,\"first_change\":{\"received\":%zu,\"role\":\"%s\",\"same_role\":%d,"
       "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"min_ms\":%.3f},"
       "\"second_change\":{\"received\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f},"
-      "\"trigger_reply_ms\":%.3f,\"trigger_reply\":\"%s\"}\n",
+      "\"trigger_reply_ms\":%.3f,\"trigger_reply\":\"%s\",\"first_us\":%s,\"second_us\":%s}\n",
       watchers, connect_ms, trigger.c_str(), unexpected, closed, first.size(), first_role.c_str(),
       first_role_count, PctMs(first, 50), PctMs(first, 90), PctMs(first, 99), PctMs(first, 100),
       PctMs(first, 0), second.size(), PctMs(second, 50), PctMs(second, 99), PctMs(second, 100),
-      reply_ns < 0 ? -1.0 : static_cast<double>(reply_ns) / 1e6, reply.substr(0, 200).c_str());
+      reply_ns < 0 ? -1.0 : static_cast<double>(reply_ns) / 1e6, reply.substr(0, 200).c_str(),
+      MicrosList(first).c_str(), MicrosList(second).c_str());
   std::fflush(stdout);
   if (use_stdin) {
     // Keep the connections until told to quit (or stdin closes), so the
