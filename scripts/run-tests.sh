@@ -8,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 ctest --test-dir build --output-on-failure "$@"
+bash tests/model/check.sh && bash tests/model/check.sh --mutants
 if [[ "${LATCHD_SKIP_SANITIZERS:-0}" != 1 ]]; then
   bash scripts/run-sanitizers.sh all
   bash fuzz/build.sh

@@ -24,15 +24,15 @@ cd "$work"
 # Every configuration has 3 agents, 2 sessions each, time 0..8 or 9 ticks (T = 4,
 # L = 3) and unbounded message delay; the faults come in every pair (one
 # state space with all four at once is too large to search exhaustively here).
-common="-DN=3"
+common=""
 configs=(
-  "expiry2:-DTMAX=9 -DEXPB=2 -DTPD=0 -DYB=0 -DUB=0"
-  "expiry+delete:-DTMAX=8 -DEXPB=1 -DTPD=1 -DYB=0 -DUB=0"
-  "delete+yield:-DTMAX=8 -DEXPB=0 -DTPD=1 -DYB=1 -DUB=0"
-  "yield+unhealthy:-DTMAX=8 -DEXPB=0 -DTPD=0 -DYB=1 -DUB=1"
-  "expiry+yield:-DTMAX=8 -DEXPB=1 -DTPD=0 -DYB=1 -DUB=0"
-  "delete+unhealthy:-DTMAX=8 -DEXPB=0 -DTPD=1 -DYB=0 -DUB=1"
-  "expiry+unhealthy:-DTMAX=8 -DEXPB=1 -DTPD=0 -DYB=0 -DUB=1"
+  "expiry2:-DN=3 -DTMAX=9 -DEXPB=2 -DTPD=0 -DYB=0 -DUB=0"
+  "expiry+delete:-DN=3 -DTMAX=8 -DEXPB=1 -DTPD=1 -DYB=0 -DUB=0"
+  "delete+yield:-DN=3 -DTMAX=8 -DEXPB=0 -DTPD=1 -DYB=1 -DUB=0"
+  "yield+unhealthy:-DN=3 -DTMAX=8 -DEXPB=0 -DTPD=0 -DYB=1 -DUB=1"
+  "expiry+yield:-DN=3 -DTMAX=8 -DEXPB=1 -DTPD=0 -DYB=1 -DUB=0"
+  "delete+unhealthy:-DN=3 -DTMAX=8 -DEXPB=0 -DTPD=1 -DYB=0 -DUB=1"
+  "expiry+unhealthy:-DN=3 -DTMAX=8 -DEXPB=1 -DTPD=0 -DYB=0 -DUB=1"
 )
 
 # run <defines> <extra gcc flags> -> sets out (pan's output), rc
@@ -77,14 +77,30 @@ mutants=(
   "NO_MARK_CHECK:yield+unhealthy"
   "NO_LOCK_DELAY:expiry+delete"
 )
+# Reachability probes: an assertion that a wanted path is never taken, which
+# must be refuted too (else the model would hold vacuously).
+probes=(
+  "REACH_EXPIRY:expiry2"
+  "REACH_DELETE:expiry+delete"
+  "REACH_YIELD:yield+unhealthy"
+  "REACH_UNHEALTHY:yield+unhealthy"
+  "REACH_SESSION2:session2"
+)
+# A probe-only scope: with 3 agents a leader in its second session needs more
+# than 9 ticks; with 2 agents it is reached by tick 9.
+configs+=("session2:-DN=2 -DTMAX=9 -DEXPB=1 -DTPD=1 -DYB=0 -DUB=0")
 fail=0
-for m in "${mutants[@]}"; do
+only="${2:-}"   # --mutants NAME: that one only
+for m in "${mutants[@]}" "${probes[@]}"; do
+  [[ -n "$only" && "${m%%:*}" != "$only" ]] && continue
   name="${m%%:*}"; want="${m#*:}"
   caught=""
   for c in "${configs[@]}"; do           # the expected configuration first
     [[ "${c%%:*}" == "$want" ]] && order=("$c" "${order[@]:-}") 
   done
-  for c in "${configs[@]}"; do [[ "${c%%:*}" != "$want" ]] && order+=("$c"); done
+  if [[ $name != REACH_* ]]; then
+    for c in "${configs[@]}"; do [[ "${c%%:*}" != "$want" ]] && order+=("$c"); done
+  fi
   for c in "${order[@]}"; do
     [[ -z "$c" ]] && continue
     cname="${c%%:*}"; defs="${c#*:}"
@@ -96,12 +112,16 @@ for m in "${mutants[@]}"; do
       depth=$(grep -Eo 'at depth [0-9]+' <<<"$out" | head -1 | grep -Eo '[0-9]+')
       what=$(grep -Eo 'assertion violated.*\(at' <<<"$out" | head -1 | sed 's/ (at$//')
       states=$(field '[0-9]+ states, stored')
-      echo "caught $name ($cname: shortest trail ${steps:-$depth} steps; $states states, ${secs} s; $what)"
+      word=caught; [[ $name == REACH_* ]] && word=reached
+      echo "$word $name ($cname: shortest trail ${steps:-$depth} steps; $states states, ${secs} s; $what)"
       caught=1
       break
     fi
   done
   unset order
-  [[ -z "$caught" ]] && { echo "MISSED $name"; fail=1; }
+  if [[ -z "$caught" ]]; then
+    [[ $name == REACH_* ]] && echo "UNREACHED $name" || echo "MISSED $name"
+    fail=1
+  fi
 done
 exit $fail

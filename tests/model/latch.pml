@@ -171,7 +171,25 @@ inline becomeactive(i) {
   for (j_ : 0 .. N-1) { assert(j_ == i || !EACT(j_)) }   /* never two ACTIVE */
   j_ = 0;
   assert(node[i] >= maxep);                              /* epochs never go back */
-  maxep = node[i]
+  maxep = node[i];
+  /* Reachability probes (check.sh --mutants must refute each one, so that the
+     paths the property is about are really taken): */
+#ifdef REACH_EXPIRY
+  assert(!(i != 0 && expb < EXPB))  /* a successor goes ACTIVE after an expiry */
+#endif
+#ifdef REACH_DELETE
+  assert(!(i != 0 && !tpd))         /* ... after a third-party delete (lock-delay) */
+#endif
+#ifdef REACH_YIELD
+  assert(!(i != 0 && !yb))          /* ... after a yield (handover mark) */
+#endif
+#ifdef REACH_UNHEALTHY
+  assert(!(i != 0 && !ub))          /* ... after a server turned unhealthy */
+#endif
+#ifdef REACH_SESSION2
+  assert(as[i] != 2)                /* an agent goes ACTIVE in its second session */
+#endif
+  skip
 }
 
 /* lib/core/latch_core.cc LatchCore::Claim: leader_ = true, epoch = czxid,
