@@ -40,7 +40,7 @@ lib_srcs=$(cd "$root" && ls lib/core/*.cc lib/util/*.cc)
 # The simulated ZooKeeper (tests/sim) for fuzz_core; not the whole-agent
 # simulation (sim_agents.cc needs lib/agent and the metrics).
 sim_srcs=$(cd "$root" && ls tests/sim/*.cc | grep -v sim_agents)
-for src in lib/api/protocol.cc lib/api/agent_config.cc lib/api/atlas_properties.cc \
+for src in lib/api/protocol.cc lib/api/agent_config.cc lib/api/atlas_properties.cc lib/api/server_binding.cc \
            lib/api/zk_security_config.cc lib/zk/zk_security.cc \
            lib/zk/acl.cc lib/zk/zk_types.cc $lib_srcs $sim_srcs "$http_src"; do
   case "$src" in /*) path="$src" ;; *) path="$root/$src" ;; esac
