@@ -352,14 +352,17 @@ TEST(AgentCoreTest, UnreachableZooKeeperIsWarnedOnceAndOpenFailuresRetried) {
 namespace latchd {
 namespace {
 
+// A harness with --server_hold (its server must hold before it stands), started.
+void StartBound(AgentHarness& h) {
+  h.config.server.server_hold = true;
+  h.config.latch.start_healthy = false;
+  h.Start();
+}
+
 TEST(AgentCoreBindingTest, ABoundAgentStandsOnlyWhileItsServerHolds) {
   auto zk = std::make_shared<testing::FakeZk>();
   AgentHarness a("host1", zk), b("host2", zk);
-  for (AgentHarness* h : {&a, &b}) {
-    h->config.server.server_hold = true;
-    h->config.latch.start_healthy = false;
-    h->Start();
-  }
+  for (AgentHarness* h : {&a, &b}) StartBound(*h);
   EXPECT_EQ(zk->Children("/latchd/leader_elector_path").size(), 0u) << "no server holds yet";
   nlohmann::json st = a.Json(9, "status");
   EXPECT_EQ(st["server"]["healthy"], false);
@@ -395,9 +398,7 @@ TEST(AgentCoreBindingTest, ALeaderWithoutCandidateWaitsAndHandsOverWhenOneComes)
   auto zk = std::make_shared<testing::FakeZk>();
   AgentHarness a("host1", zk), b("host2", zk);
   for (AgentHarness* h : {&a, &b}) {
-    h->config.server.server_hold = true;
-    h->config.latch.start_healthy = false;
-    h->Start();
+    StartBound(*h);
     h->Handle(agent::ConnOpened{1, Peer{100, 0, 0}});
     h->Line(1, "hold");
   }

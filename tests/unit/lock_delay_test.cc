@@ -23,15 +23,20 @@ std::string FirstNode(SimCluster& c) {
   return std::string(kLatch) + "/" + order.at(0).name;
 }
 
+// Agents 0 and 1 joined, T = 4 s; true if 0 is ACTIVE.
+bool StartPair(SimCluster& c) {
+  c.Start(0);
+  c.Start(1);
+  c.Advance(milliseconds(50));
+  return c.ActiveIndex() == 0;
+}
+
 // Another client deletes the leader's node while the leader is paused (it
 // cannot notice): without the lock-delay the second agent claims at once and
 // both claim until the paused leader's lease runs out.
 TEST(LockDelayTest, ADeletedLeadersNodeIsTakenOnlyAfterItsLeaseCouldHaveRunOut) {
   SimCluster c(2, seconds(4));
-  c.Start(0);
-  c.Start(1);
-  c.Advance(milliseconds(50));
-  ASSERT_EQ(c.ActiveIndex(), 0);
+  ASSERT_TRUE(StartPair(c));
   c.Pause(0);
   ASSERT_EQ(c.zk().Delete(FirstNode(c)), ZkCode::kOk);
   c.Pump();
@@ -48,10 +53,7 @@ TEST(LockDelayTest, ADeletedLeadersNodeIsTakenOnlyAfterItsLeaseCouldHaveRunOut) 
 // that, not after a whole lease.
 TEST(LockDelayTest, EndsAsSoonAsTheOldLeadersRecordNoLongerNamesTheNode) {
   SimCluster c(2, seconds(4));
-  c.Start(0);
-  c.Start(1);
-  c.Advance(milliseconds(50));
-  ASSERT_EQ(c.ActiveIndex(), 0);
+  ASSERT_TRUE(StartPair(c));
   ASSERT_EQ(c.zk().Delete(FirstNode(c)), ZkCode::kOk);
   c.Pump();
   c.Advance(milliseconds(200));
@@ -63,10 +65,7 @@ TEST(LockDelayTest, EndsAsSoonAsTheOldLeadersRecordNoLongerNamesTheNode) {
 // go with it; the successor takes over without a lock-delay.
 TEST(LockDelayTest, ACrashedLeadersSuccessorDoesNotWait) {
   SimCluster c(2, seconds(4));
-  c.Start(0);
-  c.Start(1);
-  c.Advance(milliseconds(50));
-  ASSERT_EQ(c.ActiveIndex(), 0);
+  ASSERT_TRUE(StartPair(c));
   MonoTime t_crash = c.now();
   c.Crash(0);
   MonoTime t_active{};
@@ -96,10 +95,7 @@ namespace {
 // claim while the paused leader may (its active_server_info is still there).
 TEST(LockDelayTest, ARecreatedLatchWaitsForTheOldLeadersLease) {
   testing::SimCluster c(2, std::chrono::seconds(4));
-  c.Start(0);
-  c.Start(1);
-  c.Advance(std::chrono::milliseconds(50));
-  ASSERT_EQ(c.ActiveIndex(), 0);
+  ASSERT_TRUE(StartPair(c));
   c.Pause(0);
   for (const std::string& child : c.zk().Children(kLatch)) {
     ASSERT_EQ(c.zk().Delete(std::string(kLatch) + "/" + child), ZkCode::kOk);
