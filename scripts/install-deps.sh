@@ -16,6 +16,7 @@ packages=(
   python3 curl netcat-openbsd socat
   haproxy prometheus libsystemd-dev dpkg-dev clang-14 libclang-rt-14-dev
   libjackson2-databind-java libservlet-api-java junit5 libjetty9-java
+  chromium chromium-driver
 )
 
 missing=()
