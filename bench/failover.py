@@ -307,6 +307,21 @@ def sc_graceful(cl, groups, T):
     return restart_after_new_active(groups, old, hits, 10)
 
 
+def sc_yield(cl, groups, T):
+    """`yield` on the ACTIVE's socket (latchd only): it hands over and rejoins at the back."""
+    old = leaders(cl, groups)
+    hits = {}
+    for g in groups:
+        o = old[g.name]
+        t = now_ns()
+        answer = harness.unix_request(o.socket_path, "yield", 5.0)
+        cl.note("yield on the socket of %s: %s" % (o.id, answer.strip()))
+        hits[g.name] = Hit(o, t)
+    for g in groups:
+        faults.wait_new_active(g, old[g.name], hits[g.name].t_fault, 10)
+    return hits, now_ns()
+
+
 def sc_crash(cl, groups, T):
     old = leaders(cl, groups)
     hits = {g.name: Hit(old[g.name], cl.crash(old[g.name])) for g in groups}
@@ -664,20 +679,75 @@ def sc_server_hung(cl, groups, T, binding=None):
     return _server_scenario(cl, groups, T, binding, hang=True)
 
 
+class Scenario:
+    """One row of SCENARIOS. fn(cl, groups, T[, binding]) makes the fault and returns (hits,
+    heal time). groups: the contender kinds it is run on (None: every group of the run).
+    binding: the server binding the latchd agents run with (a key of BINDINGS) or None.
+    planned: a planned handover (the leader hands over on purpose; bench/handover_floor's
+    operations are its floor, and `--handover` runs it next to that floor). handover_groups: the
+    kinds `--handover` runs it on (the Curator sidecar's graceful handover is its latch closed
+    on SIGTERM; its server faults are session expiries, not handovers)."""
+
+    def __init__(self, name, fn, desc, groups=None, binding=None, planned=False,
+                 handover_groups=("latchd",)):
+        self.name, self.fn, self.desc = name, fn, desc
+        self.groups, self.binding, self.planned = groups, binding, planned
+        self.handover_groups = handover_groups
+
+    def run(self, cl, groups, T, binding):
+        return self.fn(cl, groups, T, binding) if self.binding else self.fn(cl, groups, T)
+
+
+# One row per scenario. The planned handovers that are coming (`latchctl switchover`, and
+# preemption by a higher-priority member) are rows like "yield": a function making the leader
+# hand over (switchover: `latchctl switchover --to=<a PASSIVE>`; preempt: start a member with a
+# higher --priority and --preempt), groups=("latchd",), planned=True. The handover table
+# (bench/tables.py, "handover") then lists them next to the floor without other changes.
 SCENARIOS = [
-    ("graceful", sc_graceful, "SIGTERM of the ACTIVE"),
-    ("crash", sc_crash, "SIGKILL of the ACTIVE"),
-    ("crash_restart", sc_crash_restart, "SIGKILL + immediate restart of the ACTIVE"),
-    ("partition", sc_partition, "ACTIVE cut off from all ZooKeeper servers (2 x session)"),
-    ("pause", sc_pause, "SIGSTOP of the ACTIVE for session + 2 s, then SIGCONT"),
-    ("zk_server_loss", sc_zk_server_loss, "SIGKILL of the ZooKeeper server the ACTIVE uses"),
-    ("zk_leader_kill", sc_zk_leader_kill, "SIGKILL of the ZooKeeper leader"),
-    ("conn_reset", sc_conn_reset, "the ACTIVE's ZooKeeper connection reset"),
-    ("quorum_loss", sc_quorum_loss, "2 of 3 ZooKeeper servers down for session + 1.5 s"),
-    ("parent_deleted", sc_parent_deleted, "another client deletes the latch parent"),
-    ("server_kill", sc_server_kill, tables.SCENARIO_TEXT["server_kill"]),
-    ("server_hung", sc_server_hung, tables.SCENARIO_TEXT["server_hung"]),
+    Scenario("graceful", sc_graceful, "SIGTERM of the ACTIVE", planned=True,
+             handover_groups=("latchd", "curator")),
+    Scenario("yield", sc_yield, tables.SCENARIO_TEXT["yield"], groups=("latchd",), planned=True),
+    Scenario("crash", sc_crash, "SIGKILL of the ACTIVE"),
+    Scenario("crash_restart", sc_crash_restart, "SIGKILL + immediate restart of the ACTIVE"),
+    Scenario("partition", sc_partition, "ACTIVE cut off from all ZooKeeper servers (2 x session)"),
+    Scenario("pause", sc_pause, "SIGSTOP of the ACTIVE for session + 2 s, then SIGCONT"),
+    Scenario("zk_server_loss", sc_zk_server_loss, "SIGKILL of the ZooKeeper server the ACTIVE uses"),
+    Scenario("zk_leader_kill", sc_zk_leader_kill, "SIGKILL of the ZooKeeper leader"),
+    Scenario("conn_reset", sc_conn_reset, "the ACTIVE's ZooKeeper connection reset"),
+    Scenario("quorum_loss", sc_quorum_loss, "2 of 3 ZooKeeper servers down for session + 1.5 s"),
+    Scenario("parent_deleted", sc_parent_deleted, "another client deletes the latch parent"),
+    Scenario("server_kill", sc_server_kill, tables.SCENARIO_TEXT["server_kill"],
+             binding="server_kill", planned=True),
+    Scenario("server_hung", sc_server_hung, tables.SCENARIO_TEXT["server_hung"],
+             binding="server_hung", planned=True),
 ]
+SCENARIO_NAMES = [sc.name for sc in SCENARIOS]
+
+
+# ------------------------------------------------------------------------------------------
+# The floor of a planned handover: bench/handover_floor.cc
+
+
+def floor_path():
+    return os.path.join(harness.bin_dir(), "handover_floor")
+
+
+def run_floor(cl, reps, session_ms):
+    """Runs build/bin/handover_floor once, its two sessions each through proxies of their own
+    (to every server, as a contender's), on the run's ensemble; returns its JSON output."""
+    import json
+    pa, pb = cl.proxies_for("floor-old"), cl.proxies_for("floor-new")
+    try:
+        argv = [floor_path(), "--old=" + ",".join(p.address for p in pa),
+                "--new=" + ",".join(p.address for p in pb), "--root=/handover-floor",
+                "--reps=%d" % reps, "--session_ms=%d" % session_ms]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("handover_floor failed (%d): %s" % (r.returncode, r.stderr.strip()))
+        return json.loads(r.stdout)
+    finally:
+        for p in pa + pb:
+            cl.hub.remove(p)
 
 
 # ------------------------------------------------------------------------------------------
@@ -705,7 +775,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--session-ms", type=int, default=4000)
-    ap.add_argument("--scenarios", default=",".join(n for n, _, _ in SCENARIOS))
+    ap.add_argument("--scenarios", default=None,
+                    help="comma-separated (default: every row of SCENARIOS; with --handover, "
+                    "the planned handovers)")
+    ap.add_argument("--handover", action="store_true",
+                    help="the planned handovers (SCENARIOS rows with planned=True) next to their "
+                    "floor: bench/handover_floor before every run, Curator only where a row has "
+                    "it (graceful); the raw file is handover-<date>-<commit>.json")
+    ap.add_argument("--agent_flags", default="",
+                    help="extra flags for every latchd agent, space-separated (e.g. --v=1: every "
+                    "ZooKeeper request, answer and watch in the agent logs; use with --keep)")
+    ap.add_argument("--floor_reps", type=int, default=3,
+                    help="handover_floor repetitions before each run of a planned handover")
     ap.add_argument("--groups", default="latchd,curator",
                     help="which contenders to run: latchd, curator or both (comma-separated)")
     ap.add_argument("--out", default=os.path.join(OUT_DIR, "failover.md"))
@@ -727,13 +808,20 @@ def main():
     args = ap.parse_args()
     os.environ.setdefault("LATCHD_BIN_DIR", os.path.join(REPO, "build", "bin"))
     harness.require_binaries()
+    if args.scenarios is None:
+        args.scenarios = ",".join(sc.name for sc in SCENARIOS if sc.planned or not args.handover)
     wanted = args.scenarios.split(",")
-    unknown = set(wanted) - {n for n, _, _ in SCENARIOS}
+    unknown = set(wanted) - set(SCENARIO_NAMES)
     if unknown:
         ap.error("unknown scenarios %s" % sorted(unknown))
     want_groups = set(args.groups.split(","))
     if not want_groups or want_groups - {"latchd", "curator"}:
         ap.error("--groups takes latchd and/or curator")
+    planned = {sc.name for sc in SCENARIOS if sc.planned} & set(wanted)
+    if "latchd" in want_groups and planned and not os.access(floor_path(), os.X_OK):
+        say("%s not found (make -C build handover_floor); needed by %s" % (
+            floor_path(), ", ".join(sorted(planned))))
+        return 1
     if "latchd" in want_groups and set(wanted) & set(BINDINGS) and not os.access(
             gated_server_path(), os.X_OK):
         say("%s not found (make -C build gated_server); needed by %s" % (
@@ -754,6 +842,7 @@ def main():
     cl = None
     binding = None
     results = {}
+    floors = []
     ok = True
     t_begin = time.monotonic()
     try:
@@ -762,7 +851,8 @@ def main():
         groups = []
         if "latchd" in want_groups:
             groups.append(cl.add_latchd_group("latchd", "/latchd-bench", ["l1", "l2", "l3"],
-                                              session_ms=args.session_ms))
+                                              session_ms=args.session_ms,
+                                              extra_flags=args.agent_flags.split()))
         if "curator" in want_groups:
             groups.append(add_curator_group(cl, "curator", "/atlas-bench", ["c1", "c2", "c3"],
                                             args.session_ms))
@@ -780,23 +870,33 @@ def main():
             say("warm-up #%d: %s" % (i + 1, ", ".join(
                 "%s %s" % (k, "settled" if v[0] is not None else "NOT settled")
                 for k, v in settled.items())))
-        for name, fn, desc in SCENARIOS:
+        for sc in SCENARIOS:
+            name = sc.name
             if name not in wanted:
                 continue
+            sc_groups = [g for g in groups if (sc.groups is None or g.name in sc.groups) and
+                         (not args.handover or g.name in sc.handover_groups)]
+            if not sc_groups:
+                continue
             if binding:
-                binding.set(name if name in BINDINGS else None)
+                binding.set(sc.binding)
             faults.wait_quiet(args.max_background, args.quiet_wait, say)
             for rep in range(args.reps):
+                if sc.planned and "latchd" in want_groups:
+                    fl = run_floor(cl, args.floor_reps, args.session_ms)
+                    fl.update({"scenario": name, "rep": rep + 1})
+                    floors.append(fl)
+                    say("floor before %s #%d: %s ms" % (name, rep + 1, ", ".join(
+                        "%.1f" % v for v in fl.get("floor_ms", []))))
                 t_from = now_ns()
                 cl.note("== %s #%d" % (name, rep + 1))
                 meter = faults.CpuMeter().start()
-                hits, t_heal = (fn(cl, groups, T, binding) if name in BINDINGS
-                                else fn(cl, groups, T))
+                hits, t_heal = sc.run(cl, sc_groups, T, binding)
                 background = meter.stop()[2]
                 settled = cl.check_after_heal(t_heal, t_from=t_from)
                 time.sleep(1.0)
                 res = {}
-                for g in groups:
+                for g in sc_groups:
                     h = hits[g.name]
                     res[g.name] = metrics(g, h, getattr(h, "t_to", None) or now_ns())
                     res[g.name]["settled"] = settled[g.name][0] is not None
@@ -806,7 +906,7 @@ def main():
                         v[1] for k, v in ps.items()
                         if k.split("/")[0] in {c.id for c in g.contenders}) if ps else None
                     results.setdefault(name, {}).setdefault(g.name, []).append(res[g.name])
-                for g in groups:
+                for g in sc_groups:
                     if settled[g.name][0] is None or (not g.strict and latch_broken(g)):
                         # leave the next scenario a working group: restart every contender
                         say("%s did not settle after %s #%d (or its latch nodes are not its "
@@ -846,11 +946,15 @@ def main():
         ok = False
         say("latchd invariant violations:\n%s" % "\n".join(str(v) for v in cl.violations))
     meta = {
-        "command": "python3 bench/failover.py --reps=%d --session-ms=%d%s%s%s" % (
+        "command": "python3 bench/failover.py --reps=%d --session-ms=%d%s%s%s%s%s" % (
             args.reps, args.session_ms,
             "" if args.warmup == ap.get_default("warmup") else " --warmup=%d" % args.warmup,
-            "" if set(wanted) == {n for n, _, _ in SCENARIOS} else " --scenarios=" + args.scenarios,
-            "" if want_groups == {"latchd", "curator"} else " --groups=" + args.groups),
+            " --handover" if args.handover else "",
+            "" if args.scenarios == ",".join(sc.name for sc in SCENARIOS
+                                             if sc.planned or not args.handover)
+            else " --scenarios=" + args.scenarios,
+            "" if want_groups == {"latchd", "curator"} else " --groups=" + args.groups,
+            " --agent_flags='%s'" % args.agent_flags if args.agent_flags else ""),
         "binaries": harness.bin_dir(),
         "warm-up": "%d graceful handovers of each group before the scenarios, not counted"
                    % args.warmup,
@@ -865,14 +969,19 @@ def main():
             [f for f in (cl.findings if cl else [])]),
     }
     data = {"results": results, "meta": meta, "session_ms": args.session_ms, "reps": args.reps,
-            "scenarios": [n for n, _, _ in SCENARIOS if n in wanted],
+            "scenarios": [n for n in SCENARIO_NAMES if n in wanted],
+            "planned": [sc.name for sc in SCENARIOS if sc.planned and sc.name in wanted],
+            "floor": floors,
             "groups": sorted(want_groups), "args": vars(args), "completed": ok,
             "server_binding": binding.used if binding else {},
             "violations": [str(v) for v in (cl.violations if cl else [])],
             "findings": [str(v) for v in (cl.findings if cl else [])],
             "events": cl.event_log() if cl else []}
-    raw_path = rawout.write_raw("failover", prov, data) if results else None
+    raw_path = rawout.write_raw("handover" if args.handover else "failover", prov, data) \
+        if results else None
     table = tables.failover_full_table({"data": data})
+    if floors:
+        table += "\n\n" + tables.handover_table({"data": data})
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(table + "\n")

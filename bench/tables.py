@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes the benchmark tables of bench/results.md and docs/failover.md from raw results.
 
-    python3 bench/tables.py [--run=FILE] [--failover=FILE] [--allow-dirty]
+    python3 bench/tables.py [--run=FILE] [--failover=FILE] [--handover=FILE] [--allow-dirty]
 
 Reads the newest raw file of each kind in bench/out/ (bench/run.py: run-*.json,
-bench/failover.py: failover-*.json; see bench/rawout.py), or the ones named, recomputes every
+bench/failover.py: failover-*.json, bench/failover.py --handover: handover-*.json; see
+bench/rawout.py), or the ones named, recomputes every
 figure from the samples in them (percentiles from the latency histograms, medians and maxima
 over the rounds and runs) and rewrites each generated table in place, between
 
@@ -262,6 +263,7 @@ def run_table(raw):
 
 SCENARIO_TEXT = {
     "graceful": "SIGTERM of the ACTIVE",
+    "yield": "`yield` on the ACTIVE's socket (latchd only)",
     "crash": "SIGKILL of the ACTIVE",
     "crash_restart": "SIGKILL + immediate restart of the ACTIVE",
     "partition": "ACTIVE cut off from all ZooKeeper servers (2 x session)",
@@ -514,8 +516,130 @@ def server_binding_table(raw):
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------
+# bench/failover.py --handover: the planned handovers next to their floor (bench/handover_floor)
+
+# Where a planned handover's time starts. "fault": the fault is the request to hand over
+# (SIGTERM, `yield`; server_kill: the hold connection closes with the process, so the agent
+# learns at once); "old_stop": the old leader's end of ACTIVE in its journal, i.e. when the
+# agent decided to hand over (server_hung: detecting the hang is the health check's policy,
+# --health_interval_ms x --health_fall, not the handover). New rows default to "fault".
+HANDOVER_FROM = {"server_hung": "old_stop"}
+HANDOVER_FACTOR_FLOOR = 2.0
+HANDOVER_FACTOR_CURATOR = 0.5
+
+
+def handover_ms(name, m):
+    """One run's handover time: from its start (HANDOVER_FROM) to the first ACTIVE elsewhere."""
+    new = m.get("new_active_ms")
+    if new is None:
+        return None
+    if HANDOVER_FROM.get(name, "fault") == "old_stop":
+        stop = m.get("old_stop_ms")
+        return None if stop is None else new - stop
+    return new
+
+
+def floor_samples(d, key="floor_ms"):
+    out = []
+    for f in d.get("floor", []):
+        out.extend(f.get(key, []))
+    return out
+
+
+def floor_single(d, key):
+    out = []
+    for f in d.get("floor", []):
+        out.extend((f.get("single") or {}).get(key, []))
+    return out
+
+
+def handover_verdict(name, ms, floor, curator):
+    """(ok, median) of latchd's runs of one planned handover."""
+    hs = [handover_ms(name, m) for m in ms]
+    med = agg(hs)
+    zero = all(m.get("overlap_ms") == 0 and m.get("observer_overlap_ms") == 0 for m in ms)
+    ok = (None not in hs and med is not None and floor is not None and curator is not None and
+          med <= HANDOVER_FACTOR_FLOOR * floor and med <= HANDOVER_FACTOR_CURATOR * curator and
+          zero)
+    return ok, med
+
+
+def handover_table(raw):
+    d = raw["data"]
+    results = d["results"]
+    floor = agg(floor_samples(d))
+    cur_runs = (results.get("graceful") or {}).get("curator") or []
+    curator = agg([m.get("new_active_ms") for m in cur_runs])
+    names = [n for n in d.get("planned") or [] if n in results]
+    lines = ["Floor: bench/handover_floor (two sessions of the project's ZooKeeper adapter, "
+             "each through proxies of its own like every contender's) timing the operations of "
+             "the handover path on the same ensemble, run before every handover: the step-down "
+             "multi, the successor's deletion notification, its sync + mark read + listing "
+             "(sent together) and its guarded publish multi.", "",
+             "| figure | median (max) | samples |", "|---|---|---|"]
+    for label, vals in (
+            ("**floor**: step-down multi sent → successor's publish answered",
+             floor_samples(d)),
+            ("… step-down multi answered (old leader)", floor_samples(d, "commit_ms")),
+            ("… deletion notification at the successor", floor_samples(d, "watch_ms")),
+            ("… sync + mark read + listing (from the notification)",
+             floor_samples(d, "reads_ms")),
+            ("… publish multi (from the reads)", floor_samples(d, "publish_ms")),
+            ("a sync alone", floor_single(d, "sync_ms")),
+            ("a getData alone", floor_single(d, "read_ms")),
+            ("a write commit alone (one-op check multi)", floor_single(d, "write_ms"))):
+        lines.append("| %s | %s | %d |" % (label, cell([{"v": v} for v in vals], "v"),
+                                         len(vals)))
+    lines += ["", "| planned handover | contender | handover, median (max) | each run | "
+              "from the fault | old leader stops | overlap (journals / observer, max) | "
+              "× floor | × Curator graceful | target | result |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name in names:
+        for kind in ("latchd", "curator"):
+            ms = results[name].get(kind)
+            if not ms:
+                continue
+            hs = [handover_ms(name, m) for m in ms]
+            med = agg(hs)
+            tgt = res = ""
+            if kind == "latchd":
+                ok, _ = handover_verdict(name, ms, floor, curator)
+                tgt = "≤ %g× floor, ≤ %g× Curator graceful (medians), zero overlap" % (
+                    HANDOVER_FACTOR_FLOOR, HANDOVER_FACTOR_CURATOR)
+                res = "**%s**" % verdict(ok)
+            lines.append("| %s | %s | %s | %s ms | %s | %s | %s / %s | %s | %s | %s | %s |" % (
+                name if kind == "latchd" else "", kind if kind == "latchd" else "Curator",
+                cell([{"v": v} for v in hs], "v"), ", ".join(fmt(v, "") for v in hs),
+                cell(ms, "new_active_ms"), cell(ms, "old_stop_ms"), cell(ms, "overlap_ms", "max"),
+                cell(ms, "observer_overlap_ms", "max"),
+                "%.2f" % (med / floor) if med is not None and floor else "—",
+                "%.2f" % (med / curator) if med is not None and curator else "—", tgt, res))
+    lines.append("")
+    lines.append("Handover: from the fault (%s) to the first journaled ACTIVE of another "
+                 "contender; for %s from the old leader's end of ACTIVE (the agent deciding to "
+                 "hand over: the server's death or hang is detected by the binding first, that "
+                 "part is in \"old leader stops\"). Curator graceful: the Curator sidecar's "
+                 "latch closed by its shutdown hook on SIGTERM, same run, same ensemble." % (
+                     ", ".join(n for n in names if HANDOVER_FROM.get(n, "fault") == "fault"),
+                     ", ".join(n for n in names if HANDOVER_FROM.get(n) == "old_stop") or "—"))
+    meta = d.get("meta", {})
+    for k in ("latchd invariant violations", "warm-up", "duration",
+              "ZooKeeper txn-log fsync over the run (mntr: avg / max ms, per server)"):
+        if k in meta:
+            lines.append("- %s: %s" % (k, meta[k]))
+    bg = agg([m.get("background_pct") for n in names for m in results[n].get("latchd", [])],
+             "max")
+    if bg is not None:
+        lines.append("- other load (CPU of processes the benchmark did not start, max over the "
+                     "runs): %.0f %% of the machine" % bg)
+    return "\n".join(lines)
+
+
 TABLES = {
     # name: (raw kind, document, builder)
+    "handover": ("handover", FAILOVER_MD, handover_table),
+    "handover-full": ("handover", RESULTS_MD, failover_full_table),
     "run": ("run", RESULTS_MD, run_table),
     "failover-full": ("failover", RESULTS_MD, failover_full_table),
     "failover-summary": ("failover", FAILOVER_MD, failover_summary_table),
@@ -615,12 +739,16 @@ def main(argv=None):
     ap.add_argument("--run", help="raw file of bench/run.py (default: the newest run-*.json)")
     ap.add_argument("--failover",
                     help="raw file of bench/failover.py (default: the newest failover-*.json)")
+    ap.add_argument("--handover",
+                    help="raw file of bench/failover.py --handover (default: the newest "
+                    "handover-*.json)")
     ap.add_argument("--allow-dirty", action="store_true",
                     help="also write from results measured on a dirty tree (the tables say so)")
     ap.add_argument("--out_dir", default=rawout.OUT_DIR, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     raws = {"run": args.run or rawout.newest("run", args.out_dir),
-            "failover": args.failover or rawout.newest("failover", args.out_dir)}
+            "failover": args.failover or rawout.newest("failover", args.out_dir),
+            "handover": args.handover or rawout.newest("handover", args.out_dir)}
     try:
         rc, msgs = generate(raws, allow_dirty=args.allow_dirty)
     except (OSError, ValueError, KeyError) as e:

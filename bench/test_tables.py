@@ -200,6 +200,38 @@ class TablesTest(unittest.TestCase):
         self.assertIn("| 11.0 ms | 11.0 ms |", doc)
         self.assertNotIn("35.0 ms (max 250)", doc)
 
+    def test_handover_against_floor_and_curator(self):
+        raw = copy.deepcopy(failover_raw())
+        raw["kind"] = "handover"
+        d = raw["data"]
+        d["planned"] = ["graceful", "yield", "server_kill", "server_hung"]
+        # floor samples 20, 30, 25, 22 -> median 23.5; Curator graceful median 130
+        d["floor"] = [{"floor_ms": [20.0, 30.0], "commit_ms": [8.0, 9.0], "watch_ms": [9.0, 9.0],
+                       "reads_ms": [2.0, 2.0], "publish_ms": [9.0, 10.0],
+                       "single": {"sync_ms": [1.0], "read_ms": [0.5], "write_ms": [8.0]}},
+                      {"floor_ms": [25.0, 22.0]}]
+        # graceful 40 (1.70x floor, 0.31x Curator) passes; yield 60 > 2 x 23.5 misses;
+        # server_kill counts from the fault: 35 passes; server_hung from the old leader's stop
+        # (1 ms): 599, and one run overlapped
+        d["results"]["yield"] = {"latchd": [m(60.0)] * 3}
+        path = self.write("handover-20260102T030405Z-0123456.json", raw)
+        with open(self.failover, "a") as f:
+            f.write("\n<!-- bench/tables.py table: handover -->\n")
+        with open(self.results, "a") as f:
+            f.write("\n<!-- bench/tables.py table: handover-full -->\n")
+        rc, msgs = tables.generate({"handover": path}, docs=self.docs)
+        self.assertEqual(rc, 0, msgs)
+        doc = self.read(self.failover)
+        self.assertIn("step-down multi sent → successor's publish answered | 23.5 ms (max 30.0) "
+                      "| 4 |", doc)
+        self.assertRegex(doc, r"\| graceful \| latchd \| 40\.0 ms \(max 60\.0\) .*\| 1\.70 \| "
+                         r"0\.31 \|.*\*\*PASS\*\*")
+        self.assertRegex(doc, r"\| yield \| latchd \| 60\.0 ms .*\*\*MISS\*\*")
+        self.assertRegex(doc, r"\| server_kill \| latchd \| 35\.0 ms .*\*\*PASS\*\*")
+        self.assertRegex(doc, r"\| server_hung \| latchd \| 599 ms .*\*\*MISS\*\*")
+        self.assertIn("|  | Curator | 130 ms (max 140) |", doc)
+        self.assertIn("| yield | latchd | 60.0 ms", self.read(self.results))
+
     def test_hist_percentiles(self):
         h = [[100, 1], [200, 1], [300, 1], [400, 1], [500, 1]]
         self.assertEqual(tables.hist_pct(h, 50), 0.3)
