@@ -122,8 +122,16 @@ Status Agent::Start() {
   ZkClientCallbacks zc;
   zc.post = [this](std::function<void()> fn) { loop_->Post(std::move(fn)); };
   zc.on_session = [this](ZkSessionEvent e, ZkSessionInfo info) { Dispatch(agent::ZkSession{e, info}); };
-  zc.on_watch = [this](const ZkWatchEvent& w) { Dispatch(agent::ZkWatch{w}); };
-  zc.on_result = [this](ZkResult r) { Dispatch(agent::ZkAnswer{std::move(r)}); };
+  // --v=1 traces every request, answer and watch with glog's µs timestamps (where a handover's
+  // time goes: bench/README.md, "Planned handovers").
+  zc.on_watch = [this](const ZkWatchEvent& w) {
+    VLOG(1) << "zk watch " << static_cast<int>(w.type) << " " << w.path;
+    Dispatch(agent::ZkWatch{w});
+  };
+  zc.on_result = [this](ZkResult r) {
+    VLOG(1) << "zk answer #" << r.id << " " << ZkCodeName(r.code);
+    Dispatch(agent::ZkAnswer{std::move(r)});
+  };
   zk_ = deps_.make_zk_client(zo, zc);
 
   // After a pause (SIGSTOP, a long stall), the first thing the loop does is
@@ -154,12 +162,18 @@ void Agent::Execute(const std::vector<agent::Action>& actions) {
     } else if (const auto* close = std::get_if<agent::CloseConn>(&action)) {
       if (auto it = conns_.find(close->conn); it != conns_.end()) it->second->Close();
     } else if (const auto* submit = std::get_if<agent::ZkSubmit>(&action)) {
+      VLOG(1) << "zk submit #" << submit->request.id << " " << static_cast<int>(submit->request.kind)
+              << " " << submit->request.path
+              << (submit->request.guard.empty() ? "" : " guard " + submit->request.guard)
+              << (submit->request.mark_path.empty() ? "" : " mark");
       zk_->Submit(submit->request);
     } else if (std::holds_alternative<agent::ZkOpen>(action)) {
       Status s = zk_->Open();
       if (!s.ok()) loop_->Post([this, m = s.message()] { Dispatch(agent::ZkOpenFailed{m}); });
     } else if (std::holds_alternative<agent::ZkClose>(action)) {
+      VLOG(1) << "zk close";
       zk_->Close();
+      VLOG(1) << "zk closed";
     } else if (const auto* line = std::get_if<agent::JournalAppend>(&action)) {
       if (journal_fd_ >= 0 &&
           write(journal_fd_, line->line.data(), line->line.size()) != static_cast<ssize_t>(line->line.size())) {
