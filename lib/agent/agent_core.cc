@@ -74,11 +74,11 @@ const std::vector<agent::Action>& AgentCore::Handle(const agent::Event& event, I
           if (health_) health_->Closed(e.conn, now_.mono);
           UpdateHealth();
         } else if constexpr (std::is_same_v<T, agent::ZkSession>) {
-          OnZkSession(e);
+          if (!close_at_) OnZkSession(e);  // a handed-over stop only waits to close
         } else if constexpr (std::is_same_v<T, agent::ZkAnswer>) {
-          Feed(ResultEvent{e.result});
+          if (!close_at_) Feed(ResultEvent{e.result});
         } else if constexpr (std::is_same_v<T, agent::ZkWatch>) {
-          Feed(WatchEvent{e.watch});
+          if (!close_at_) Feed(WatchEvent{e.watch});
         } else if constexpr (std::is_same_v<T, agent::ZkOpenFailed>) {
           Log(LogAction::kError, "cannot open a ZooKeeper session: " + e.message + "; retrying in 1 s");
           open_retry_at_ = now_.mono + std::chrono::seconds(1);
@@ -112,6 +112,7 @@ const std::vector<agent::Action>& AgentCore::Handle(const agent::Event& event, I
 
 std::optional<MonoTime> AgentCore::NextDeadline() const {
   if (finished_) return std::nullopt;
+  if (close_at_) return close_at_;
   std::optional<MonoTime> next = core_->NextDeadline();
   std::optional<MonoTime> health = health_ ? health_->NextDeadline() : std::nullopt;
   for (const auto& t : {open_retry_at_, unreachable_warning_at_, watchdog_at_, health}) {
@@ -173,6 +174,7 @@ void AgentCore::OnSignal(const agent::SignalReceived& e) {
                             ": stopping");
   if (stop_requested_) {
     Log(LogAction::kWarning, "second stop signal: exiting now");
+    if (close_at_) return Finish(0);  // handed over already: only the close was waiting
     finished_ = true;
     Emit(agent::ZkClose{});
     Emit(agent::Exit{0});
@@ -185,6 +187,10 @@ void AgentCore::OnSignal(const agent::SignalReceived& e) {
 
 void AgentCore::OnTimer() {
   MonoTime now = now_.mono;
+  if (close_at_) {
+    if (now >= *close_at_) Finish(0);
+    return;
+  }
   if (open_retry_at_ && now >= *open_retry_at_) {
     open_retry_at_.reset();
     Emit(agent::ZkOpen{});
@@ -314,8 +320,16 @@ void AgentCore::ApplyCoreActions(const std::vector<Action>& actions) {
       desired_ = {node->session_id, node->node};
     } else if (const auto* h = std::get_if<HandoverAction>(&action)) {
       metrics_.OnHandover(h->reason);
-    } else if (std::holds_alternative<FinishedAction>(action)) {
-      Finish(0);
+      if (h->reason == "stop") led_at_stop_ = true;
+    } else if (const auto* done = std::get_if<FinishedAction>(&action)) {
+      if (done->handed_over && led_at_stop_) {
+        // Not in front of the successor's sync and publish (kCloseAfterHandover).
+        close_at_ = now_.mono + kCloseAfterHandover;
+        Log(LogAction::kInfo, "handed over; closing the session in " +
+                                  std::to_string(kCloseAfterHandover.count()) + " ms");
+      } else {
+        Finish(0);
+      }
     }
   }
 }

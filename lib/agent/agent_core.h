@@ -32,6 +32,7 @@
 #define LATCHD_LIB_AGENT_AGENT_CORE_H_
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -54,6 +55,14 @@ class Counter;
 }  // namespace prometheus
 
 namespace latchd {
+
+// After a graceful stop that handed the latch over (the leader's node deleted with the handover
+// mark), the session is closed this much later rather than at once: closing it is a ZooKeeper
+// commit (closeSession, the member record's deletion) that would otherwise be ordered in front
+// of the successor's sync and publish, which wait for it (docs/design.md, "Graceful stop and
+// yield"). The agent is PASSIVE, out of the latch and unpublished meanwhile; it ignores
+// ZooKeeper's answers and watches, and a second stop signal exits at once.
+inline constexpr std::chrono::milliseconds kCloseAfterHandover{200};
 
 // What the agent core needs besides the validated flags.
 struct AgentCoreOptions {
@@ -186,6 +195,8 @@ class AgentCore {
   std::optional<MonoTime> watchdog_at_;
   MonoTime becoming_active_at_{};
   bool stop_requested_ = false;
+  bool led_at_stop_ = false;           // the stop handed over leadership (HandoverAction "stop")
+  std::optional<MonoTime> close_at_;   // the handed-over stop's session close (kCloseAfterHandover)
   bool finished_ = false;
 };
 

@@ -115,7 +115,10 @@ struct RoleChangeAction {
 };
 struct LogAction { enum Level { kInfo, kWarning, kError } level = kInfo; std::string message; };
 struct ReopenSessionAction { std::string reason; };  // close the dead handle, open a new session
-struct FinishedAction {};                            // graceful stop done: close session, exit
+// Graceful stop done: close the session, exit. handed_over: the own node went with the
+// handover mark (a successor may be taking over on it right now; the agent closes the session
+// a moment later, lib/agent/agent_core.h kCloseAfterHandover).
+struct FinishedAction { bool handed_over = false; };
 struct AckResultAction { bool ok = false; std::string message; };  // the answer to an AckEvent
 struct ActivationFailedAction { int64_t epoch = 0; std::string reason; };  // leadership given up
 // The session or the own latch node changed: what a restarted agent would

@@ -20,6 +20,7 @@ void StepDown::BeginYield(CoreIo& io, const std::string& own_node, const Publish
 
 void StepDown::Send(CoreIo& io, const std::string& own_node, const Publisher& publisher) {
   pending_ = 0;
+  marked_ = false;
   if (own_node.empty()) {
     // Without an own node nothing of ours is deleted here: the address was
     // published guarded on the node, and one left behind goes with the session
@@ -72,6 +73,10 @@ bool StepDown::OnResult(CoreIo& io, const ZkResult& r, const Pending& p, const s
             Purpose::kStepDownDelete, own_node);
     return false;
   }
+  if (r.code == ZkCode::kOk &&
+      (p.purpose == Purpose::kStepDownBoth || p.purpose == Purpose::kStepDownMarked)) {
+    marked_ = true;
+  }
   if (--pending_ > 0) return false;
   if (phase_ == StepDownPhase::kStopping) {
     io.Log(LogAction::kInfo, "left the latch; closing the session");
@@ -101,7 +106,7 @@ bool StepDown::OnSessionEnd(CoreIo& io) {
 void StepDown::Finish(CoreIo& io) {
   phase_ = StepDownPhase::kStopped;
   stop_deadline_.reset();
-  io.Emit(FinishedAction{});
+  io.Emit(FinishedAction{marked_});
 }
 
 }  // namespace latchd

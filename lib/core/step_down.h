@@ -72,6 +72,7 @@ class StepDown {
   bool stopping_ = false;
   std::optional<MonoTime> stop_deadline_;
   int pending_ = 0;
+  bool marked_ = false;  // a marked step-down write was answered OK (FinishedAction::handed_over)
 };
 
 }  // namespace latchd

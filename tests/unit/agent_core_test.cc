@@ -291,10 +291,59 @@ TEST(AgentCoreTest, ASecondAgentWaitsAndTakesOverAfterAStop) {
   b.Start();
   EXPECT_EQ(b.core->latch().RoleAt(b.now), Role::kPassive);
   a.Handle(agent::SignalReceived{SIGTERM, 1});
+  a.Advance(kCloseAfterHandover);
   EXPECT_FALSE(a.All<agent::Exit>().empty()) << "the stop finished";
   EXPECT_FALSE(a.All<agent::SessionRecordRemove>().empty());
   b.Advance(milliseconds(500));
   EXPECT_EQ(b.core->latch().RoleAt(b.now), Role::kActive);
+}
+
+// A leader's stop that handed over (the node deleted with the mark) closes its session
+// kCloseAfterHandover later, so that the closeSession commit is not ordered in front of the
+// successor's sync and publish; meanwhile it is PASSIVE, sends nothing to ZooKeeper and
+// ignores its answers and watches. A second signal exits at once.
+TEST(AgentCoreTest, AHandedOverStopClosesTheSessionAMomentLater) {
+  for (bool second_signal : {false, true}) {
+    SCOPED_TRACE(second_signal ? "second signal" : "timer");
+    auto zk = std::make_shared<testing::FakeZk>();
+    AgentHarness a("host1", zk), b("host2", zk), c("host3", zk);
+    a.Start();
+    b.Start();
+    c.Start();
+    ASSERT_EQ(a.core->latch().RoleAt(a.now), Role::kActive);
+    // A stop of an agent that did not lead hands nothing over: its session is closed at once.
+    c.Handle(agent::SignalReceived{SIGTERM, 1});
+    EXPECT_EQ(c.All<agent::ZkClose>().size(), 1u);
+    EXPECT_EQ(c.All<agent::Exit>().size(), 1u);
+    a.actions.clear();
+    a.Handle(agent::SignalReceived{SIGTERM, 1});
+    EXPECT_EQ(a.core->latch().RoleAt(a.now), Role::kPassive);
+    EXPECT_EQ(a.All<agent::ZkSubmit>().size(), 1u) << "the step-down multi alone";
+    EXPECT_TRUE(a.All<agent::ZkClose>().empty());
+    EXPECT_TRUE(a.All<agent::Exit>().empty());
+    ASSERT_TRUE(a.core->NextDeadline().has_value());
+    EXPECT_EQ(*a.core->NextDeadline(), a.now + kCloseAfterHandover);
+    // the successor takes over meanwhile, on the mark, without a claim check
+    b.Advance(milliseconds(50));
+    EXPECT_EQ(b.core->latch().RoleAt(b.now), Role::kActive);
+    a.actions.clear();
+    a.Handle(agent::ZkWatch{ZkWatchEvent{WatchEventType::kDeleted, "/latchd/active_server_info"}});
+    a.Handle(agent::ZkSession{ZkSessionEvent::kConnecting, {}});
+    EXPECT_TRUE(a.All<agent::ZkSubmit>().empty());
+    EXPECT_TRUE(a.All<agent::ZkOpen>().empty());
+    if (second_signal) {
+      a.Handle(agent::SignalReceived{SIGTERM, 1});
+    } else {
+      a.Advance(kCloseAfterHandover - milliseconds(1));
+      EXPECT_TRUE(a.All<agent::ZkClose>().empty());
+      a.Advance(milliseconds(1));
+    }
+    EXPECT_EQ(a.All<agent::ZkClose>().size(), 1u);
+    EXPECT_EQ(a.All<agent::SessionRecordRemove>().size(), 1u);
+    ASSERT_EQ(a.All<agent::Exit>().size(), 1u);
+    EXPECT_EQ(a.All<agent::Exit>()[0].code, 0);
+    EXPECT_FALSE(a.core->NextDeadline().has_value());
+  }
 }
 
 TEST(AgentCoreTest, SignalsHupIsLoggedASecondStopExitsAtOnce) {

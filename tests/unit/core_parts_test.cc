@@ -598,9 +598,38 @@ TEST(StepDownTest, OneMultiDeletesNodeAndAddressAndWritesTheMark) {
   ZkResult r = Answer(sent[0], ZkCode::kOk);
   EXPECT_TRUE(sd.OnResult(io, r, *io.Take(sent[0].id), own, &reconnect));
   EXPECT_EQ(sd.phase(), StepDownPhase::kStopped);
-  bool finished = false;
-  for (const auto& a : io.TakeActions()) finished |= std::holds_alternative<FinishedAction>(a);
+  bool finished = false, handed_over = false;
+  for (const auto& a : io.TakeActions()) {
+    if (const auto* f = std::get_if<FinishedAction>(&a)) finished = true, handed_over = f->handed_over;
+  }
   EXPECT_TRUE(finished);
+  EXPECT_TRUE(handed_over) << "the node went with the mark";
+}
+
+// A stop whose node went without the mark (the latch node's ACL) finishes without
+// handed_over (the agent closes its session at once: a successor may wait for its record).
+TEST(StepDownTest, AStopWithoutTheMarkFinishesNotHandedOver) {
+  CoreIo io;
+  StartIo(io);
+  Publisher pub(kAsi, "");
+  const std::string own = Node(1);
+  StepDown sd(kLatch, kAsi, seconds(3));
+  EXPECT_FALSE(sd.BeginStop(io, true));
+  sd.Send(io, own, pub);
+  auto marked = Sent(io.TakeActions());
+  ASSERT_EQ(marked.size(), 1u);
+  bool reconnect = false;
+  EXPECT_FALSE(sd.OnResult(io, Answer(marked[0], ZkCode::kNoAuth), *io.Take(marked[0].id), own,
+                           &reconnect));
+  auto plain = Sent(io.TakeActions());
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_TRUE(sd.OnResult(io, Answer(plain[0], ZkCode::kOk), *io.Take(plain[0].id), own, &reconnect));
+  std::optional<FinishedAction> done;
+  for (const auto& a : io.TakeActions()) {
+    if (const auto* f = std::get_if<FinishedAction>(&a)) done = *f;
+  }
+  ASSERT_TRUE(done.has_value());
+  EXPECT_FALSE(done->handed_over);
 }
 
 TEST(StepDownTest, FallsBackToTheMarkedDeleteThenToThePlainOne) {
