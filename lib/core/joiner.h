@@ -78,6 +78,8 @@ class Joiner {
   const std::string& uuid() const { return uuid_; }
   // Stays idle (not connected, or stopping).
   void Idle() { phase_ = JoinPhase::kIdle, join_at_.reset(); }
+  // Idle until `at`, then the core starts a new attempt (join_at()).
+  void JoinAt(MonoTime at) { phase_ = JoinPhase::kIdle, join_at_ = at; }
   // Forgets the node (the caller bumped the generation).
   void Reset();
   // After Reset for trouble: the next attempt now (true: call Start) or later (join_at).

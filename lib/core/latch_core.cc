@@ -373,8 +373,16 @@ void LatchCore::OnResult(const ZkResult& r) {
       if (step_down_.OnResult(io_, r, p, joiner_.own_node(), &reconnect)) {
         publisher_.Unpublish();
         if (step_down_.phase() == StepDownPhase::kNone) {  // a yield: rejoin at the back
+          // Handed over to another participant (the last listing had one): the rejoin's
+          // writes (member record, create) wait a moment so that they are not ordered in
+          // front of the successor's sync and publish.
+          bool successor = step_down_.handed_over() && view_.participants() > 1;
           ResetNode();
-          StartJoin();  // (or stay out while the server is unhealthy)
+          if (successor) {
+            joiner_.JoinAt(io_.now() + kRejoinAfterHandover);
+          } else {
+            StartJoin();  // (or stay out while the server is unhealthy)
+          }
         }
       }
       if (reconnect) NoteConnectionLoss();
@@ -656,7 +664,7 @@ void LatchCore::StepDownAndRejoin(const std::string& reason, const char* handove
     ScheduleRejoin(reason);
     return;
   }
-  step_down_.BeginYield(io_, joiner_.own_node(), publisher_);
+  step_down_.BeginYield(io_, joiner_.own_node(), publisher_, was);
 }
 
 }  // namespace latchd

@@ -13,8 +13,10 @@ bool StepDown::BeginStop(CoreIo& io, bool has_nodes) {
   return false;
 }
 
-void StepDown::BeginYield(CoreIo& io, const std::string& own_node, const Publisher& publisher) {
+void StepDown::BeginYield(CoreIo& io, const std::string& own_node, const Publisher& publisher,
+                          bool leader) {
   phase_ = StepDownPhase::kYielding;
+  handing_over_ = leader;
   Send(io, own_node, publisher);
 }
 

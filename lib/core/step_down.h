@@ -24,6 +24,13 @@
 
 namespace latchd {
 
+// After a yield (or an unhealthy server's step-down) that went with the handover mark, the
+// agent's own next writes (its member record, the new latch node) wait this long: sent at once
+// they were ordered in front of the successor's sync and publish at the ZooKeeper leader
+// (docs/design.md, "Graceful stop and yield"). The agent is PASSIVE and out of the latch
+// meanwhile.
+inline constexpr Duration kRejoinAfterHandover = std::chrono::milliseconds(200);
+
 enum class StepDownPhase { kNone, kYielding, kStopping, kStopped };
 
 class StepDown {
@@ -42,12 +49,16 @@ class StepDown {
     return phase_ == StepDownPhase::kYielding || phase_ == StepDownPhase::kStopping;
   }
   const std::optional<MonoTime>& stop_deadline() const { return stop_deadline_; }
+  // A leader's yield whose step-down write went with the handover mark (answered OK): a
+  // successor may be taking over on it right now (kRejoinAfterHandover).
+  bool handed_over() const { return marked_ && handing_over_; }
 
   // A stop begins at io.now(). True: finished at once (FinishedAction emitted).
   bool BeginStop(CoreIo& io, bool has_nodes);
   // A yield begins: the step-down write for the own node (the caller checked
-  // that it is connected and has one).
-  void BeginYield(CoreIo& io, const std::string& own_node, const Publisher& publisher);
+  // that it is connected and has one). leader: the agent led until now.
+  void BeginYield(CoreIo& io, const std::string& own_node, const Publisher& publisher,
+                  bool leader = false);
   // Sends (again, after a reconnect) the step-down write.
   void Send(CoreIo& io, const std::string& own_node, const Publisher& publisher);
   // The write's answer. True when the step-down is done: a stop has
@@ -72,7 +83,8 @@ class StepDown {
   bool stopping_ = false;
   std::optional<MonoTime> stop_deadline_;
   int pending_ = 0;
-  bool marked_ = false;  // a marked step-down write was answered OK (FinishedAction::handed_over)
+  bool marked_ = false;
+  bool handing_over_ = false;  // the yield of a leader  // a marked step-down write was answered OK (FinishedAction::handed_over)
 };
 
 }  // namespace latchd

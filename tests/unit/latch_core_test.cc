@@ -453,11 +453,27 @@ TEST(LatchCoreTest, YieldMovesToTheBackAndHandsOver) {
   SimCluster c(2);
   c.Start(0);
   c.Start(1);
+  c.Advance(seconds(1));  // the leader's own listing has seen host1
   c.Yield(0);
   EXPECT_EQ(c.RoleOf(1), Role::kActive);
   EXPECT_EQ(c.RoleOf(0), Role::kPassive);
+  // It rejoins kRejoinAfterHandover after its step-down: its writes are not ordered in front
+  // of the successor's sync and publish.
+  EXPECT_EQ(CountNodesOf(c, "host0"), 0);
+  c.Advance(kRejoinAfterHandover + milliseconds(50));
   EXPECT_EQ(CountNodesOf(c, "host0"), 1);
   EXPECT_EQ(c.max_claims(), 1);
+}
+
+// A lone leader's yield has nobody to hand over to: it rejoins (and leads again) at once.
+TEST(LatchCoreTest, ALoneLeadersYieldRejoinsAtOnce) {
+  SimCluster c(1);
+  c.Start(0);
+  c.Advance(seconds(1));
+  c.Yield(0);
+  EXPECT_EQ(CountNodesOf(c, "host0"), 1);
+  c.Advance(milliseconds(100));
+  EXPECT_EQ(c.RoleOf(0), Role::kActive);
 }
 
 TEST(LatchCoreTest, StopWhileDisconnectedFinishesWithoutClaiming) {
