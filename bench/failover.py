@@ -781,7 +781,8 @@ def main():
     ap.add_argument("--handover", action="store_true",
                     help="the planned handovers (SCENARIOS rows with planned=True) next to their "
                     "floor: bench/handover_floor before every run, Curator only where a row has "
-                    "it (graceful); the raw file is handover-<date>-<commit>.json")
+                    "it (graceful), each group's handover after the other's (not at the same "
+                    "moment); the raw file is handover-<date>-<commit>.json")
     ap.add_argument("--agent_flags", default="",
                     help="extra flags for every latchd agent, space-separated (e.g. --v=1: every "
                     "ZooKeeper request, answer and watch in the agent logs; use with --keep)")
@@ -891,7 +892,16 @@ def main():
                 t_from = now_ns()
                 cl.note("== %s #%d" % (name, rep + 1))
                 meter = faults.CpuMeter().start()
-                hits, t_heal = sc.run(cl, sc_groups, T, binding)
+                if args.handover:
+                    # one group after the other: each handover has the ensemble to itself, as
+                    # the floor had (at the same moment, latchd's and Curator's graceful
+                    # handovers share the ZooKeeper leader's commits and the two cores)
+                    hits = {}
+                    for g in sc_groups:
+                        h, t_heal = sc.run(cl, [g], T, binding)
+                        hits.update(h)
+                else:
+                    hits, t_heal = sc.run(cl, sc_groups, T, binding)
                 background = meter.stop()[2]
                 settled = cl.check_after_heal(t_heal, t_from=t_from)
                 time.sleep(1.0)

@@ -618,9 +618,11 @@ def handover_table(raw):
     lines.append("")
     lines.append("Handover: from the fault (%s) to the first journaled ACTIVE of another "
                  "contender; for %s from the old leader's end of ACTIVE (the agent deciding to "
-                 "hand over: the server's death or hang is detected by the binding first, that "
-                 "part is in \"old leader stops\"). Curator graceful: the Curator sidecar's "
-                 "latch closed by its shutdown hook on SIGTERM, same run, same ensemble." % (
+                 "hand over, after its look at the latch for a healthy candidate: the server's hang "
+                 "is detected by the binding's probes first, that part is in \"old leader "
+                 "stops\"). Curator graceful: the Curator sidecar's latch closed by its shutdown "
+                 "hook on SIGTERM, same run, same ensemble, right after latchd's handover (each "
+                 "group's handover has the ensemble to itself, as the floor has)." % (
                      ", ".join(n for n in names if HANDOVER_FROM.get(n, "fault") == "fault"),
                      ", ".join(n for n in names if HANDOVER_FROM.get(n) == "old_stop") or "—"))
     meta = d.get("meta", {})
